@@ -1,0 +1,1 @@
+"""Adapters: the world behind the service ports (database, broker, channels)."""

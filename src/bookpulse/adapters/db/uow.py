@@ -1,0 +1,184 @@
+"""The unit of work: one transaction, the repositories over it, and the event log append.
+
+Event ids become visible in id order. At commit the unit of work takes the row lock of the
+single ``event_log_head`` row (``UPDATE ... SET last_id = last_id + n RETURNING``), writes its
+events with the ids it got, and commits, which releases the lock. Any other writer of events
+waits on that row, so no transaction can commit a smaller id after a larger one is visible.
+A reader that has seen id N will never later find an unseen id below N. On SQLite writers
+are serialized by BEGIN IMMEDIATE (and an in-process lock), which gives the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bookpulse.adapters.db import repos
+from bookpulse.adapters.db.engine import is_sqlite
+from bookpulse.adapters.db.models import Booking as BookingRow
+from bookpulse.adapters.db.models import BookingEvent, EventLogHead
+from bookpulse.domain.model import NewEvent
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class EventLogWriter:
+    """Collects events during the transaction; ids are given at commit."""
+
+    def __init__(self) -> None:
+        self.pending: list[NewEvent] = []
+        self.appended_ids: list[int] = []
+
+    def append(self, event: NewEvent) -> None:
+        self.pending.append(event)
+
+
+class SqlUnitOfWork:
+    def __init__(self, db: Database, *, write: bool) -> None:
+        self._db = db
+        self._write = write
+        self._after_commit: list[AfterCommit] = []
+        self._lock_held = False
+        self.session: AsyncSession = db.sessionmaker(write=write)()
+        self.events = EventLogWriter()
+        self.bookings = repos.BookingRepo(self.session)
+        self.capacity = repos.CapacityRepo(self.session)
+        self.idempotency = repos.IdempotencyRepo(self.session)
+        self.catalog = repos.CatalogRepo(self.session)
+        self.users = repos.UserRepo(self.session)
+        self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite)
+        self.committed_event_ids: list[int] = []
+        self.committed_org_ids: list[int] = []
+
+    async def __aenter__(self) -> SqlUnitOfWork:
+        if self._write and self._db.write_lock is not None:
+            await self._db.write_lock.acquire()
+            self._lock_held = True
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            # close() rolls back anything uncommitted and detaches objects without
+            # expiring them, so read results stay usable after the unit of work.
+            await self.session.close()
+        finally:
+            if self._lock_held:
+                self._lock_held = False
+                assert self._db.write_lock is not None
+                self._db.write_lock.release()
+        if exc_type is None:
+            for callback in self._after_commit:
+                await callback()
+
+    def on_commit(self, callback: AfterCommit) -> None:
+        self._after_commit.append(callback)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def commit(self) -> None:
+        pending = self.events.pending
+        if pending:
+            await self._write_events(pending)
+        await self.session.commit()
+        if pending:
+            self.committed_event_ids = list(self.events.appended_ids)
+            self.committed_org_ids = sorted({e.org_id for e in pending})
+            bus = self._db.bus
+            if bus is not None:
+                last_id = self.committed_event_ids[-1]
+                org_ids = self.committed_org_ids
+
+                async def _wake() -> None:
+                    await bus.publish(last_event_id=last_id, org_ids=org_ids)
+
+                self._after_commit.insert(0, _wake)
+            self.events.pending = []
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self.events.pending = []
+
+    async def _write_events(self, pending: list[NewEvent]) -> None:
+        n = len(pending)
+        last = (await self.session.execute(
+            update(EventLogHead).where(EventLogHead.id == 1)
+            .values(last_id=EventLogHead.last_id + n).returning(EventLogHead.last_id)
+        )).scalar_one()
+        first = last - n + 1
+        rows = []
+        last_per_booking: dict[int, int] = {}
+        for offset, e in enumerate(pending):
+            event_id = first + offset
+            last_per_booking[e.booking_id] = event_id
+            rows.append({
+                "id": event_id, "booking_id": e.booking_id, "org_id": e.org_id,
+                "customer_id": e.customer_id, "offering_id": e.offering_id,
+                "type": str(e.type),
+                "from_status": str(e.from_status) if e.from_status else None,
+                "to_status": str(e.to_status) if e.to_status else None,
+                "actor_id": e.actor_id, "actor_name": e.actor_name,
+                "actor_role": str(e.actor_role), "reason": e.reason, "data": e.data,
+                "booking_version": e.booking_version, "created_at": e.created_at,
+            })
+        await self.session.execute(insert(BookingEvent), rows)
+        for booking_id, event_id in last_per_booking.items():
+            await self.session.execute(
+                update(BookingRow).where(BookingRow.id == booking_id)
+                .values(last_event_id=event_id)
+            )
+        self.events.appended_ids = [r["id"] for r in rows]
+
+
+class Database:
+    """Owns the engine; hands out units of work."""
+
+    def __init__(self, engine: AsyncEngine, *, bus: Any = None) -> None:
+        self.engine = engine
+        self.sqlite = is_sqlite(str(engine.url))
+        self.bus = bus
+        self._read = async_sessionmaker(engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            engine.execution_options(bp_write=True), expire_on_commit=False)
+        self._write_lock: asyncio.Lock | None = None
+        self._lock_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def write_lock(self) -> asyncio.Lock | None:
+        """SQLite allows one writer: queue writers here instead of in SQLite's busy loop."""
+        if not self.sqlite:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._write_lock is None or self._lock_loop is not loop:
+            self._write_lock = asyncio.Lock()
+            self._lock_loop = loop
+        return self._write_lock
+
+    def sessionmaker(self, *, write: bool) -> async_sessionmaker[AsyncSession]:
+        return self._writer if write else self._read
+
+    def uow(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self, write=write)
+
+    __call__ = uow
+
+    async def ping(self) -> bool:
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except (SQLAlchemyError, OSError):
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Entry points: REST API, web pages, live stream, command line."""

@@ -1,0 +1,96 @@
+"""Request dependencies: the container, and who is asking."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+
+from bookpulse.bootstrap import Container
+from bookpulse.domain.errors import Forbidden, Unauthenticated
+from bookpulse.domain.model import Principal
+from bookpulse.services import accounts
+
+SESSION_COOKIE = "bp_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_ID = 2**31 - 1
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=200)]
+
+
+def container(request: Request) -> Container:
+    return request.app.state.container  # type: ignore[no-any-return]
+
+
+async def resolve_principal(request: Request) -> tuple[Principal, datetime] | None:
+    """(principal, credential expiry) from a bearer token or the session cookie.
+
+    Unsafe requests authenticated by cookie must carry the session's CSRF token in the
+    ``X-CSRF-Token`` header (the API) or a ``csrf_token`` form field (pages, checked there).
+    """
+    cached = getattr(request.state, "auth", None)
+    if cached is not None:
+        return cached if cached != "anonymous" else None
+    c = container(request)
+    now = c.clock.now()
+    result: tuple[Principal, datetime] | None = None
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("Use 'Authorization: Bearer <access token>'.")
+        user_id, expires = c.tokens.read(token.strip(), now=now)
+        result = (await accounts.load_principal(db=c.db, user_id=user_id), expires)
+    else:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if raw:
+            found = await accounts.web_session(db=c.db, raw=raw, now=now)
+            if found is not None:
+                user_id, csrf, expires = found
+                request.state.csrf_token = csrf
+                if (request.method not in SAFE_METHODS
+                        and request.url.path.startswith("/api/")
+                        and not secrets.compare_digest(
+                            request.headers.get(CSRF_HEADER, ""), csrf)):
+                    raise Forbidden("Missing or wrong CSRF token.")
+                result = (await accounts.load_principal(db=c.db, user_id=user_id), expires)
+    request.state.auth = result if result is not None else "anonymous"
+    return result
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    found = await resolve_principal(request)
+    return found[0] if found else None
+
+
+async def current_principal(request: Request) -> Principal:
+    found = await resolve_principal(request)
+    if found is None:
+        raise Unauthenticated()
+    return found[0]
+
+
+def require_admin(principal: Principal, org_id: int) -> None:
+    if not principal.is_admin_of(org_id):
+        raise Forbidden("Only the organization's admins may do this.")
+
+
+def require_member(principal: Principal, org_id: int) -> None:
+    if not principal.is_member_of(org_id):
+        raise Forbidden("Only the organization's staff and admins may do this.")
+
+
+ContainerDep = Annotated[Container, Depends(container)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def now(c: Container) -> datetime:
+    return c.clock.now()  # type: ignore[no-any-return]
+
+
+__all__ = ["Any", "ContainerDep", "Id", "Limit", "MaybePrincipal", "PrincipalDep"]

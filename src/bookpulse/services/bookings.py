@@ -1,0 +1,445 @@
+"""Booking use cases: create, the lifecycle actions, modify, expire holds.
+
+Each function opens one write transaction, applies the domain rules, writes the state
+change and its event row together, and commits. Side effects (stream wake-ups,
+notifications) happen after commit and read the log by id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from bookpulse.domain import refs
+from bookpulse.domain.errors import (
+    AlreadyExists,
+    DuplicateRequest,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PolicyViolation,
+    VersionConflict,
+)
+from bookpulse.domain.lifecycle import (
+    RELEASING,
+    Action,
+    EventType,
+    PaymentStatus,
+    Role,
+    Status,
+    check_transition,
+)
+from bookpulse.domain.model import (
+    Booking,
+    BookingRequest,
+    Contact,
+    Kind,
+    NewEvent,
+    Principal,
+    Shape,
+)
+from bookpulse.domain.policy import CancellationPolicy
+from bookpulse.services import inventory
+from bookpulse.services.ports import UnitOfWorkFactory
+
+AUTO_CONFIRM_ACTOR = "auto-confirm"
+
+
+def role_for(principal: Principal, booking: Booking) -> Role:
+    """The principal's role on this booking. Someone who may not know the booking exists
+    gets ``NotFound``, not ``Forbidden``: no one learns of other customers' references."""
+    role = principal.role_in(booking.org_id)
+    if role is not None:
+        return role
+    if principal.user_id is not None and principal.user_id == booking.customer_id:
+        return Role.CUSTOMER
+    raise NotFound("No such booking.", ref=booking.ref)
+
+
+def request_fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _event(booking: Booking, *, type: EventType, principal: Principal, role: Role,
+           from_status: Status | None, to_status: Status | None, now: datetime,
+           reason: str | None = None, data: dict[str, Any] | None = None,
+           actor_name: str | None = None) -> NewEvent:
+    return NewEvent(
+        booking_id=booking.id, org_id=booking.org_id, customer_id=booking.customer_id,
+        offering_id=booking.offering_id, type=type, from_status=from_status,
+        to_status=to_status, actor_id=principal.user_id,
+        actor_name=actor_name or principal.name, actor_role=role, reason=reason,
+        data=data or {}, booking_version=booking.version, created_at=now,
+    )
+
+
+async def _offering(uow: Any, offering_id: int, principal: Principal) -> Any:
+    offering = await uow.catalog.offering(offering_id)
+    if offering is None or offering.archived_at is not None or (
+        not offering.is_published and not principal.is_member_of(offering.org_id)
+    ):
+        raise NotFound("No such offering.", offering_id=offering_id)
+    return offering
+
+
+async def _customer(uow: Any, principal: Principal, offering: Any,
+                    contact: Contact | None) -> tuple[int | None, Contact]:
+    """Whose booking this is. Staff and admins may book for someone else (a phone call,
+    a walk-in); everyone else books for themselves."""
+    if contact is not None and principal.is_member_of(offering.org_id):
+        user = await uow.users.by_email(contact.email)
+        return (user.id if user else None), contact
+    if principal.user_id is None:
+        raise Forbidden("Sign in to book.")
+    user = await uow.users.get(principal.user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    name = contact.name if contact and contact.name else user.name
+    phone = contact.phone if contact and contact.phone else user.phone
+    return user.id, Contact(name=name, email=user.email, phone=phone)
+
+
+async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
+                         request: BookingRequest, now: datetime,
+                         contact: Contact | None = None,
+                         idempotency_key: str | None = None,
+                         request_hash: str | None = None) -> Booking:
+    """Take inventory and create a booking: ``pending`` with a hold, or ``confirmed`` at
+    once when the offering confirms automatically. Raises ``SoldOut`` (or another
+    ``Conflict``) and writes nothing when the inventory is not there.
+
+    With an ``idempotency_key`` a retried request returns the booking the first one made;
+    the same key with a different request body is refused.
+    """
+    async with db(write=True) as uow:
+        if idempotency_key is not None and principal.user_id is not None:
+            seen = await uow.idempotency.get(user_id=principal.user_id, key=idempotency_key)
+            if seen is not None:
+                if request_hash is not None and seen["request_hash"] != request_hash:
+                    raise DuplicateRequest()
+                booking = await uow.bookings.get_by_ref(seen["body"]["ref"])
+                if booking is None:  # pragma: no cover - bookings are never deleted
+                    raise NotFound("No such booking.")
+                return booking
+        offering = await _offering(uow, request.offering_id, principal)
+        customer_id, who = await _customer(uow, principal, offering, contact)
+        handler = inventory.handler_for(offering.shape)
+        reservation = await handler.reserve(uow, offering=offering, request=request, now=now)
+        ref = refs.new_reference()
+        while await uow.bookings.ref_exists(ref):  # pragma: no cover - 1 in 729 million
+            ref = refs.new_reference()
+        hold_until = now + timedelta(minutes=offering.hold_minutes)
+        details = dict(reservation.details)
+        if request.notes:
+            details["notes"] = request.notes[:2000]
+        booking = await uow.bookings.add(Booking(
+            id=0, ref=ref, org_id=offering.org_id, offering_id=offering.id,
+            session_id=reservation.session_id, customer_id=customer_id,
+            customer_name=who.name, customer_email=who.email.lower(),
+            customer_phone=who.phone, kind=Kind(offering.kind), shape=Shape(offering.shape),
+            status=Status.PENDING, payment_status=PaymentStatus.UNPAID,
+            quantity=reservation.quantity, start_at=reservation.start_at,
+            end_at=reservation.end_at, price_total=reservation.price_total,
+            currency=offering.currency, hold_until=hold_until,
+            policy=CancellationPolicy(free_until_hours=offering.cancel_free_hours),
+            details=details, version=1, last_event_id=None, created_at=now, updated_at=now,
+        ))
+        creator_role = principal.role_in(offering.org_id) or Role.CUSTOMER
+        uow.events.append(_event(
+            booking, type=EventType.CREATED, principal=principal, role=creator_role,
+            from_status=None, to_status=Status.PENDING, now=now,
+            data={"quantity": booking.quantity, "price_total": booking.price_total,
+                  "start_at": booking.start_at.isoformat(), **reservation.details},
+        ))
+        if offering.auto_confirm:
+            booking.status = Status.CONFIRMED
+            booking.hold_until = None
+            booking.version = 2
+            await uow.bookings.save(booking, expected_version=1)
+            uow.events.append(_event(
+                booking, type=EventType.CONFIRMED, principal=Principal.system(),
+                role=Role.SYSTEM, from_status=Status.PENDING, to_status=Status.CONFIRMED,
+                now=now, actor_name=AUTO_CONFIRM_ACTOR,
+            ))
+        if idempotency_key is not None and principal.user_id is not None:
+            await uow.idempotency.put(user_id=principal.user_id, key=idempotency_key,
+                                      request_hash=request_hash or "", status=201,
+                                      body={"ref": booking.ref}, now=now)
+        await uow.commit()
+        booking.last_event_id = uow.events.appended_ids[-1]
+        return booking
+
+
+async def create_booking_idempotent(*, db: UnitOfWorkFactory, principal: Principal,
+                                    request: BookingRequest, now: datetime,
+                                    contact: Contact | None = None,
+                                    idempotency_key: str | None = None,
+                                    request_hash: str | None = None) -> Booking:
+    """``create_booking``, safe against two concurrent requests with the same key: the
+    loser's transaction rolls back whole (inventory included) and it returns the winner's
+    booking."""
+    kwargs: dict[str, Any] = dict(db=db, principal=principal, request=request, now=now,
+                                  contact=contact, idempotency_key=idempotency_key,
+                                  request_hash=request_hash)
+    try:
+        return await create_booking(**kwargs)
+    except AlreadyExists as exc:
+        if exc.data.get("field") != "idempotency_key":
+            raise
+        return await create_booking(**kwargs)
+
+
+async def _load(uow: Any, ref: str, principal: Principal) -> tuple[Booking, Role]:
+    booking = await uow.bookings.get_by_ref(ref, for_update=True)
+    if booking is None:
+        raise NotFound("No such booking.", ref=ref)
+    return booking, role_for(principal, booking)
+
+
+def _check_policy(booking: Booking, role: Role, now: datetime, what: str) -> dict[str, Any]:
+    """Customers are bound by the policy frozen on the booking; admins may override it,
+    and the event says so."""
+    if booking.policy.customer_may_change(start_at=booking.start_at, now=now):
+        return {}
+    if role == Role.CUSTOMER:
+        raise PolicyViolation(
+            f"This booking can no longer be {what} online: {booking.policy.describe()}",
+            deadline=(booking.policy.deadline(booking.start_at) or now).isoformat())
+    return {"policy_override": True}
+
+
+async def _transition(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                      action: Action, now: datetime, reason: str | None = None,
+                      data: dict[str, Any] | None = None,
+                      expected_version: int | None = None) -> Booking:
+    async with db(write=True) as uow:
+        booking, role = await _load(uow, ref, principal)
+        rule = check_transition(action, booking.status, role)
+        if expected_version is not None and booking.version != expected_version:
+            raise VersionConflict(ref=ref, version=booking.version)
+        if rule.reason_required and not (reason and reason.strip()):
+            raise InvalidInput("Please give a reason.", field="reason")
+        extra = dict(data or {})
+        if action == Action.CANCEL and booking.status != Status.WAITLISTED:
+            extra.update(_check_policy(booking, role, now, "cancelled"))
+        if action == Action.NO_SHOW and now < booking.start_at and role != Role.ADMIN:
+            raise InvalidTransition("A no-show can only be recorded after the start time.")
+        old_status = booking.status
+        new_status = rule.target or old_status
+        if new_status in RELEASING and old_status != Status.WAITLISTED:
+            await inventory.handler_for(booking.shape).release(uow, booking=booking)
+        booking.status = new_status
+        if new_status != Status.PENDING:
+            booking.hold_until = None
+        booking.version += 1
+        booking.updated_at = now
+        await uow.bookings.save(booking, expected_version=booking.version - 1)
+        uow.events.append(_event(
+            booking, type=rule.event, principal=principal, role=role,
+            from_status=old_status, to_status=new_status, now=now,
+            reason=reason.strip() if reason else None, data=extra,
+        ))
+        await uow.commit()
+        booking.last_event_id = uow.events.appended_ids[-1]
+        return booking
+
+
+async def confirm_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                          now: datetime, reason: str | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.CONFIRM,
+                             now=now, reason=reason)
+
+
+async def reject_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                         now: datetime, reason: str | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.REJECT,
+                             now=now, reason=reason)
+
+
+async def cancel_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                         now: datetime, reason: str | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.CANCEL,
+                             now=now, reason=reason)
+
+
+async def check_in_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                           now: datetime, reason: str | None = None,
+                           data: dict[str, Any] | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.CHECK_IN,
+                             now=now, reason=reason, data=data)
+
+
+async def start_service(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                        now: datetime, reason: str | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.START,
+                             now=now, reason=reason)
+
+
+async def complete_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                           now: datetime, reason: str | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.COMPLETE,
+                             now=now, reason=reason)
+
+
+async def mark_no_show(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                       now: datetime, reason: str | None = None) -> Booking:
+    return await _transition(db=db, principal=principal, ref=ref, action=Action.NO_SHOW,
+                             now=now, reason=reason)
+
+
+async def delay_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                        now: datetime, new_start: datetime, reason: str | None,
+                        new_end: datetime | None = None) -> Booking:
+    """Move a booking later on the provider's side (a late tour bus, a therapist running
+    behind). The status stays; the event carries the old and new times and the reason."""
+    if new_start.tzinfo is None or (new_end is not None and new_end.tzinfo is None):
+        raise InvalidInput("Times need a UTC offset.", field="new_start")
+    async with db(write=True) as uow:
+        booking, role = await _load(uow, ref, principal)
+        rule = check_transition(Action.DELAY, booking.status, role)
+        if not (reason and reason.strip()):
+            raise InvalidInput("Please give a reason for the delay.", field="reason")
+        if new_start <= booking.start_at:
+            raise InvalidInput("A delay moves the start later than it is now.",
+                               field="new_start")
+        end = new_end or new_start + (booking.end_at - booking.start_at)
+        if end <= new_start:
+            raise InvalidInput("The new end must be after the new start.", field="new_end")
+        handler = inventory.handler_for(booking.shape)
+        reschedule = getattr(handler, "reschedule", None)
+        if reschedule is not None:
+            await reschedule(uow, booking=booking, start_at=new_start, end_at=end)
+        old = {"start_at": booking.start_at.isoformat(), "end_at": booking.end_at.isoformat()}
+        delay_minutes = int((new_start - booking.start_at).total_seconds() // 60)
+        booking.start_at, booking.end_at = new_start, end
+        booking.version += 1
+        booking.updated_at = now
+        await uow.bookings.save(booking, expected_version=booking.version - 1)
+        uow.events.append(_event(
+            booking, type=rule.event, principal=principal, role=role,
+            from_status=booking.status, to_status=booking.status, now=now,
+            reason=reason.strip(),
+            data={"old": old, "new": {"start_at": new_start.isoformat(),
+                                       "end_at": end.isoformat()},
+                  "delay_minutes": delay_minutes},
+        ))
+        await uow.commit()
+        booking.last_event_id = uow.events.appended_ids[-1]
+        return booking
+
+
+async def modify_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                         now: datetime, changes: dict[str, Any],
+                         reason: str | None = None) -> Booking:
+    """Change quantity, seats, dates or time in one transaction: the new inventory is
+    taken and the old released together, or nothing changes (a ``Conflict`` is raised and
+    the booking is intact). The ``modified`` event records old and new values."""
+    allowed = {"quantity", "session_id", "seat_ids", "check_in", "check_out", "start",
+               "resource_id", "service_id", "party_size", "tickets", "room_type_id"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise InvalidInput(f"Cannot change {', '.join(sorted(unknown))}.")
+    if not changes:
+        raise InvalidInput("Nothing to change.")
+    async with db(write=True) as uow:
+        booking, role = await _load(uow, ref, principal)
+        rule = check_transition(Action.MODIFY, booking.status, role)
+        extra = _check_policy(booking, role, now, "changed")
+        offering = await uow.catalog.offering(booking.offering_id)
+        base = BookingRequest(
+            offering_id=booking.offering_id, session_id=booking.session_id,
+            quantity=booking.quantity,
+            seat_ids=tuple(booking.details.get("seat_ids", ())),
+            room_type_id=booking.details.get("room_type_id"),
+            service_id=booking.details.get("service_id"),
+            resource_id=booking.details.get("resource_id"),
+            party_size=booking.details.get("party_size"),
+        )
+        request = replace(base, **{k: (tuple(v) if k == "seat_ids" else v)
+                                   for k, v in changes.items()})
+        handler = inventory.handler_for(booking.shape)
+        reservation = await handler.change(uow, offering=offering, booking=booking,
+                                           request=request, now=now)
+        old = _snapshot(booking)
+        booking.session_id = reservation.session_id
+        booking.quantity = reservation.quantity
+        booking.start_at, booking.end_at = reservation.start_at, reservation.end_at
+        booking.price_total = reservation.price_total
+        notes = booking.details.get("notes")
+        booking.details = dict(reservation.details)
+        if notes:
+            booking.details["notes"] = notes
+        booking.version += 1
+        booking.updated_at = now
+        await uow.bookings.save(booking, expected_version=booking.version - 1)
+        new = _snapshot(booking)
+        uow.events.append(_event(
+            booking, type=rule.event, principal=principal, role=role,
+            from_status=booking.status, to_status=booking.status, now=now, reason=reason,
+            data={"old": old, "new": new, **extra},
+        ))
+        await uow.commit()
+        booking.last_event_id = uow.events.appended_ids[-1]
+        return booking
+
+
+def _snapshot(b: Booking) -> dict[str, Any]:
+    return {"quantity": b.quantity, "session_id": b.session_id,
+            "start_at": b.start_at.isoformat(), "end_at": b.end_at.isoformat(),
+            "price_total": b.price_total,
+            **{k: v for k, v in b.details.items() if k != "notes"}}
+
+
+async def expire_holds(*, db: UnitOfWorkFactory, now: datetime, limit: int = 200) -> list[str]:
+    """Expire pending bookings whose hold ran out and free their inventory at once.
+    Each booking expires in its own transaction, so one failure does not hold up others;
+    a booking confirmed meanwhile is skipped (it is no longer pending)."""
+    async with db(write=False) as uow:
+        candidates = await uow.bookings.expiring(now=now, limit=limit)
+    expired: list[str] = []
+    system = Principal.system("hold expiry")
+    for ref in candidates:
+        async with db(write=True) as uow:
+            booking = await uow.bookings.get_by_ref(ref, for_update=True)
+            if (booking is None or booking.status != Status.PENDING
+                    or booking.hold_until is None or booking.hold_until > now):
+                continue
+            await inventory.handler_for(booking.shape).release(uow, booking=booking)
+            booking.status = Status.EXPIRED
+            booking.hold_until = None
+            booking.version += 1
+            booking.updated_at = now
+            await uow.bookings.save(booking, expected_version=booking.version - 1)
+            uow.events.append(_event(
+                booking, type=EventType.EXPIRED, principal=system, role=Role.SYSTEM,
+                from_status=Status.PENDING, to_status=Status.EXPIRED, now=now,
+                reason="The hold ran out before the booking was confirmed.",
+            ))
+            await uow.commit()
+            expired.append(ref)
+    return expired
+
+
+async def transition(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
+                     action: Action, now: datetime, reason: str | None = None,
+                     expected_version: int | None = None) -> Booking:
+    """Any status action but delay (which needs times): the API's transitions route."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"Unknown action {action!r}.", field="action")
+    return await _transition(db=db, principal=principal, ref=ref, action=action, now=now,
+                             reason=reason, expected_version=expected_version)
+
+
+ACTIONS = {
+    Action.CONFIRM: confirm_booking,
+    Action.REJECT: reject_booking,
+    Action.CANCEL: cancel_booking,
+    Action.CHECK_IN: check_in_booking,
+    Action.START: start_service,
+    Action.COMPLETE: complete_booking,
+    Action.NO_SHOW: mark_no_show,
+}

@@ -1,0 +1,83 @@
+"""The inventory engine's service side: one handler per shape, chosen by the offering.
+
+A handler takes inventory for a request (``reserve``), gives it back (``release``) and
+moves a booking to new inventory (``change``: take the new, then release the old, in the
+caller's transaction, so a failure leaves the original intact). Every method must run
+inside a write unit of work and raise a ``Conflict`` subclass when inventory is short.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from bookpulse.domain.errors import InvalidInput, NotFound, SoldOut
+from bookpulse.domain.model import Booking, BookingRequest, Reservation, Shape
+
+
+class ShapeInventory(Protocol):
+    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
+                      now: datetime) -> Reservation: ...
+
+    async def release(self, uow: Any, *, booking: Booking) -> None: ...
+
+    async def change(self, uow: Any, *, offering: Any, booking: Booking,
+                     request: BookingRequest, now: datetime) -> Reservation: ...
+
+
+class CapacityInventory:
+    """Quantities of a session under its capacity: a conditional ``taken + q <= capacity``
+    update, so two buyers can never both take the last place."""
+
+    async def _session(self, uow: Any, offering: Any, session_id: int | None) -> Any:
+        if session_id is None:
+            raise InvalidInput("Choose a date (session_id is required).", field="session_id")
+        session = await uow.catalog.session(session_id)
+        if session is None or session.offering_id != offering.id:
+            raise NotFound("No such session for this offering.", field="session_id")
+        if session.status != "scheduled":
+            raise SoldOut("This date is no longer on sale.", session_id=session_id)
+        return session
+
+    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
+                      now: datetime) -> Reservation:
+        session = await self._session(uow, offering, request.session_id)
+        if session.start_at <= now:
+            raise InvalidInput("This date has already started.", field="session_id")
+        if request.quantity < 1:
+            raise InvalidInput("Quantity must be at least 1.", field="quantity")
+        if not await uow.capacity.take(session_id=session.id, quantity=request.quantity):
+            left = max(session.capacity - session.taken, 0)
+            raise SoldOut(f"Only {left} place(s) left." if left else "Sold out.",
+                          session_id=session.id, available=left)
+        return Reservation(start_at=session.start_at, end_at=session.end_at,
+                           quantity=request.quantity,
+                           price_total=offering.price * request.quantity,
+                           session_id=session.id, details={})
+
+    async def release(self, uow: Any, *, booking: Booking) -> None:
+        if booking.session_id is not None:
+            await uow.capacity.release(session_id=booking.session_id, quantity=booking.quantity)
+
+    async def change(self, uow: Any, *, offering: Any, booking: Booking,
+                     request: BookingRequest, now: datetime) -> Reservation:
+        new_session = request.session_id or booking.session_id
+        reservation = await self.reserve(
+            uow, offering=offering, request=replace(request, session_id=new_session), now=now)
+        await self.release(uow, booking=booking)
+        return reservation
+
+
+_HANDLERS: dict[Shape, ShapeInventory] = {Shape.CAPACITY: CapacityInventory()}
+
+
+def register(shape: Shape, handler: ShapeInventory) -> None:
+    _HANDLERS[shape] = handler
+
+
+def handler_for(shape: Shape | str) -> ShapeInventory:
+    try:
+        return _HANDLERS[Shape(shape)]
+    except KeyError:
+        raise InvalidInput(f"Booking {shape} offerings is not available yet.") from None

@@ -1,0 +1,89 @@
+"""What the services need from the world, as protocols. Adapters implement them.
+
+A unit of work is one database transaction. Services open it at the boundary::
+
+    async with uow_factory(write=True) as uow:
+        booking = await uow.bookings.get_by_ref(ref, for_update=True)
+        ...
+        uow.events.append(event)
+        await uow.commit()
+
+Events appended are written when ``commit`` runs, under the event-log head lock, so event
+ids become visible in id order (see ``adapters/db/uow.py``). Callbacks registered with
+``on_commit`` run after a successful commit, carrying ids only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from bookpulse.domain.lifecycle import PaymentStatus, Status
+from bookpulse.domain.model import Booking, NewEvent
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class EventBus(Protocol):
+    """Wakes up stream readers after commit. Losing a message must not lose an update:
+    readers always read the log itself."""
+
+    async def publish(self, *, last_event_id: int, org_ids: Sequence[int]) -> None: ...
+
+
+class EventLog(Protocol):
+    def append(self, event: NewEvent) -> None: ...
+
+    @property
+    def appended_ids(self) -> list[int]: ...
+
+
+class BookingRepo(Protocol):
+    async def get_by_ref(self, ref: str, *, for_update: bool = False) -> Booking | None: ...
+
+    async def add(self, booking: Booking) -> Booking: ...
+
+    async def save(self, booking: Booking, *, expected_version: int) -> None:
+        """Write the booking's mutable fields if its stored version is ``expected_version``;
+        raise ``VersionConflict`` otherwise."""
+
+
+class CapacityRepo(Protocol):
+    async def take(self, *, session_id: int, quantity: int) -> bool:
+        """Atomically take ``quantity`` places; False when not enough are left."""
+
+    async def release(self, *, session_id: int, quantity: int) -> None: ...
+
+
+class IdempotencyRepo(Protocol):
+    async def get(self, *, user_id: int | None, key: str) -> dict[str, Any] | None: ...
+
+    async def put(self, *, user_id: int | None, key: str, request_hash: str,
+                  status: int, body: dict[str, Any], now: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    bookings: BookingRepo
+    events: EventLog
+    capacity: CapacityRepo
+    idempotency: IdempotencyRepo
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    def on_commit(self, callback: Callable[[], Awaitable[None]]) -> None: ...
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+
+
+__all__ = ["PaymentStatus", "Status"]
