@@ -178,3 +178,19 @@ async def test_search_filters_and_cursor_pagination(world) -> None:
     assert r.json()["items"] == []
     r = await world.client.get("/api/v1/bookings", params={"status": "bogus"}, headers=h)
     assert r.status_code == 422
+
+
+async def test_auto_confirmed_booking_shows_both_steps(container, client) -> None:
+    from tests.conftest import build_world
+
+    world = await build_world(container, client, auto_confirm=True)
+    r = await world.book(quantity=2)
+    assert r.status_code == 201
+    booking = r.json()
+    assert booking["status"] == "confirmed" and booking["version"] == 2
+    assert booking["hold_until"] is None
+    events = (await client.get(f"/api/v1/bookings/{booking['ref']}/events",
+                               headers=world.headers["customer_a"])).json()
+    assert [(e["type"], e["to_status"], e["version"]) for e in events] == [
+        ("created", "pending", 1), ("confirmed", "confirmed", 2)]
+    assert events[1]["actor"] == {"id": None, "name": "auto-confirm", "role": "system"}
