@@ -1,48 +1,33 @@
-"""Every API route x every kind of caller: the expected allow or deny, asserted.
-
-Callers: anonymous, customer A (owns the booking), customer B, staff of org 1, admin of
-org 1, admin of org 2. Each route runs against a fresh world so that one caller's
-allowed change does not decide the next caller's outcome.
-"""
+"""Every core API route x every kind of caller: the expected allow or deny, asserted.
+(The machinery and the expectation sets are in ``authz.py``.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bookpulse.entrypoints.app import create_app
-from tests.conftest import World, build_world
+from tests.conftest import World
+from tests.integration.authz import (
+    ADMIN_1,
+    CALLERS,
+    MEMBERS,
+    OK,
+    ORG_STAFF_ACTION,
+    OWNER_OR_ADMIN,
+    OWNER_OR_ORG,
+    PUBLIC,
+    SIGNED_IN,
+    Case,
+    _all,
+    run_case,
+)
 
-CALLERS = ["anonymous", "customer_a", "customer_b", "staff_1", "admin_1", "admin_2"]
-OK = "ok"  # any 2xx
-
-
-@dataclass
-class Case:
-    method: str
-    route: str
-    expect: dict[str, int | str]
-    path: Callable[[World, dict[str, Any]], str]
-    body: Callable[[World, dict[str, Any]], Any] | None = None
-
-
-def _all(value: int | str) -> dict[str, int | str]:
-    return {c: value for c in CALLERS}
-
-
-PUBLIC = _all(OK)
-SIGNED_IN = {**_all(OK), "anonymous": 401}
-MEMBERS = {"anonymous": 401, "customer_a": 403, "customer_b": 403, "staff_1": OK,
-           "admin_1": OK, "admin_2": 403}
-ADMIN_1 = {**MEMBERS, "staff_1": 403}
-OWNER_OR_ORG = {"anonymous": 401, "customer_a": OK, "customer_b": 404, "staff_1": OK,
-                "admin_1": OK, "admin_2": 404}
-ORG_STAFF_ACTION = {**OWNER_OR_ORG, "customer_a": 403}
-OWNER_OR_ADMIN = {**OWNER_OR_ORG, "staff_1": 403}
+__all__ = ["OK"]
 
 
 def _later(w: World, x: dict[str, Any]) -> str:
@@ -115,42 +100,24 @@ CASES = [
          lambda w, x: f"/api/v1/bookings/{x['ref']}", lambda w, x: {"quantity": 2}),
 ]
 
-#: Routes whose authorization is tested in their own area's tests (live stream, etc.)
-#: are listed by the areas in ``EXTRA_ROUTES``; every route must be somewhere.
-EXTRA_ROUTES: set[tuple[str, str]] = set()
-
-
-def _check(expected: int | str, status: int) -> bool:
-    return 200 <= status < 300 if expected == OK else status == expected
-
-
 MATRIX = [(case, caller) for case in CASES for caller in CALLERS]
 
 
 @pytest.mark.parametrize(("case", "caller"), MATRIX,
                          ids=[f"{c.method} {c.route} as {who}" for c, who in MATRIX])
 async def test_matrix(case: Case, caller: str, container, client) -> None:
-    world = await build_world(container, client)
-    booking = await world.book("customer_a")
-    assert booking.status_code == 201
-    members = await client.get(f"/api/v1/orgs/{world.org1}/members",
-                               headers=world.headers["admin_1"])
-    staff_id = next(m["user_id"] for m in members.json() if m["role"] == "staff")
-    extra = {"ref": booking.json()["ref"], "staff_id": staff_id}
-    r = await client.request(case.method, case.path(world, extra),
-                             json=case.body(world, extra) if case.body else None,
-                             headers=world.headers[caller])
-    expected = case.expect[caller]
-    assert _check(expected, r.status_code), f"expected {expected}, got {r.status_code}: {r.text}"
-    if r.status_code >= 400:
-        assert r.headers["content-type"].startswith("application/problem+json")
+    await run_case(case, caller, container, client)
 
 
 def test_every_api_route_is_in_the_matrix(container) -> None:
     app = create_app(container, manage_lifecycle=False)
-    routes = {(m, r.path) for r in app.routes if getattr(r, "path", "").startswith("/api/")
-              for m in getattr(r, "methods", None) or {"GET"} if m not in ("HEAD", "OPTIONS")}
+    routes = {(method.upper(), path) for path, item in app.openapi()["paths"].items()
+              for method in item if path.startswith("/api/")}
     routes -= {("GET", "/api/v1/openapi.json")}
-    covered = {(c.method, c.route.split("#")[0]) for c in CASES} | EXTRA_ROUTES
+    covered: set[tuple[str, str]] = set()
+    for path in [*sorted(Path(__file__).parent.glob("test_authz*.py")), Path(__file__)]:
+        module = import_module(f"tests.integration.{path.stem}")
+        covered |= {(c.method, c.route.split("#")[0]) for c in module.CASES}
+        covered |= set(getattr(module, "COVERED_ELSEWHERE", ()))
     missing = sorted(routes - covered)
     assert not missing, f"routes without an authorization expectation: {missing}"
