@@ -8,6 +8,7 @@ inside a write unit of work and raise a ``Conflict`` subclass when inventory is 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -70,6 +71,22 @@ class CapacityInventory:
 
 
 _HANDLERS: dict[Shape, ShapeInventory] = {Shape.CAPACITY: CapacityInventory()}
+
+#: Called in the same transaction after a booking gave inventory back (cancel, reject,
+#: expire, a smaller modification): the waitlist offers it to the next in line there.
+ReleaseHook = Callable[..., Awaitable[None]]
+_RELEASE_HOOKS: list[ReleaseHook] = []
+
+
+def on_release(hook: ReleaseHook) -> None:
+    if hook not in _RELEASE_HOOKS:
+        _RELEASE_HOOKS.append(hook)
+
+
+async def after_release(uow: Any, *, booking: Booking, now: datetime) -> None:
+    """Run the release hooks; call it once the booking's inventory is released."""
+    for hook in _RELEASE_HOOKS:
+        await hook(uow, booking=booking, now=now)
 
 
 def register(shape: Shape, handler: ShapeInventory) -> None:

@@ -1,0 +1,357 @@
+"""Queries of the inventory engine (ticket types, seats, nights, slots, waitlist).
+
+Every method runs in the caller's unit of work and never commits. Locks: ``for_update``
+reads take row locks on PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE, so
+there the read itself is already exclusive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bookpulse.adapters.db.models import Booking as BookingRow
+from bookpulse.adapters.db.models import Session
+from bookpulse.adapters.db.models.inventory import (
+    Resource,
+    ResourceClaim,
+    RoomNight,
+    RoomRate,
+    RoomType,
+    Seat,
+    SeatCategory,
+    SeatClaim,
+    SeatLayout,
+    SeatSection,
+    SlotService,
+    TicketCount,
+    TicketType,
+)
+from bookpulse.domain.seating import SeatInfo
+
+_Row = TypeVar("_Row")
+
+
+class _Repo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def _add(self, row: _Row) -> _Row:
+        self.s.add(row)
+        await self.s.flush()
+        return row
+
+
+class TicketRepo(_Repo):
+    async def types(self, offering_id: int) -> list[TicketType]:
+        return list((await self.s.scalars(
+            select(TicketType).where(TicketType.offering_id == offering_id)
+            .order_by(TicketType.position, TicketType.id))).all())
+
+    async def counts(self, session_ids: Sequence[int]) -> dict[tuple[int, int], int]:
+        if not session_ids:
+            return {}
+        rows = await self.s.execute(select(
+            TicketCount.session_id, TicketCount.ticket_type_id, TicketCount.taken)
+            .where(TicketCount.session_id.in_(session_ids)))
+        return {(s, t): n for s, t, n in rows.all()}
+
+    async def take(self, *, session_id: int, ticket_type_id: int, quantity: int,
+                   quota: int) -> bool:
+        """``taken + quantity <= quota`` as one conditional update (the row is made on
+        first use; the caller holds the session row lock, so no two make it)."""
+        exists = await self.s.scalar(select(TicketCount.taken).where(
+            TicketCount.session_id == session_id, TicketCount.ticket_type_id == ticket_type_id))
+        if exists is None:
+            await self.s.execute(insert(TicketCount).values(
+                session_id=session_id, ticket_type_id=ticket_type_id, taken=0))
+        result = await self.s.execute(
+            update(TicketCount).where(TicketCount.session_id == session_id,
+                                      TicketCount.ticket_type_id == ticket_type_id,
+                                      TicketCount.taken + quantity <= quota)
+            .values(taken=TicketCount.taken + quantity)
+            .execution_options(synchronize_session=False))
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    async def release(self, *, session_id: int, ticket_type_id: int, quantity: int) -> None:
+        await self.s.execute(
+            update(TicketCount).where(TicketCount.session_id == session_id,
+                                      TicketCount.ticket_type_id == ticket_type_id)
+            .values(taken=TicketCount.taken - quantity)
+            .execution_options(synchronize_session=False))
+
+    async def add_type(self, **fields: Any) -> TicketType:
+        return await self._add(TicketType(**fields))
+
+    async def type(self, type_id: int) -> TicketType | None:
+        return await self.s.get(TicketType, type_id)
+
+
+def _seat_select() -> Any:
+    return (select(Seat.id, Seat.section_id, SeatSection.name, Seat.row_label,
+                   Seat.row_index, Seat.number, Seat.category_id, SeatCategory.rank,
+                   SeatCategory.price, Seat.accessible, Seat.for_sale)
+            .join(SeatSection, SeatSection.id == Seat.section_id)
+            .join(SeatCategory, SeatCategory.id == Seat.category_id))
+
+
+#: (database, layout id) -> (layout version and creation time, its seats). Seat maps are
+#: read on every best-available booking and change rarely; the version column (bumped on
+#: every seat change) keeps the cache honest across instances, and the database URL and
+#: creation time keep two databases (tests, a demo reset) from sharing entries.
+_SEAT_MAPS: dict[tuple[str, int], tuple[tuple[int, datetime], list[SeatInfo]]] = {}
+_SEAT_MAPS_MAX = 256
+
+
+class SeatRepo(_Repo):
+    async def layout(self, layout_id: int) -> SeatLayout | None:
+        return await self.s.get(SeatLayout, layout_id)
+
+    async def cached_seat_map(self, layout_id: int) -> list[SeatInfo]:
+        """The whole seat map at the price of one tiny query while it is unchanged."""
+        row = (await self.s.execute(select(SeatLayout.version, SeatLayout.created_at).where(
+            SeatLayout.id == layout_id))).first()
+        if row is None:
+            return []
+        key = (str(getattr(self.s.bind, "url", "")), layout_id)
+        stamp = (int(row.version), row.created_at)
+        hit = _SEAT_MAPS.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        seats = await self.seat_map(layout_id)
+        if len(_SEAT_MAPS) >= _SEAT_MAPS_MAX:
+            _SEAT_MAPS.clear()
+        _SEAT_MAPS[key] = (stamp, seats)
+        return seats
+
+    async def layouts(self, org_id: int) -> list[SeatLayout]:
+        return list((await self.s.scalars(select(SeatLayout).where(
+            SeatLayout.org_id == org_id).order_by(SeatLayout.id))).all())
+
+    async def seat_map(self, layout_id: int,
+                       seat_ids: Sequence[int] | None = None) -> list[SeatInfo]:
+        stmt = _seat_select().where(Seat.layout_id == layout_id)
+        if seat_ids is not None:
+            stmt = stmt.where(Seat.id.in_(seat_ids))
+        rows = await self.s.execute(stmt.order_by(Seat.section_id, Seat.row_index,
+                                                  Seat.number))
+        return [SeatInfo(*r) for r in rows.all()]
+
+    async def taken(self, session_id: int, seat_ids: Sequence[int] | None = None) -> set[int]:
+        stmt = select(SeatClaim.seat_id).where(SeatClaim.session_id == session_id)
+        if seat_ids is not None:
+            stmt = stmt.where(SeatClaim.seat_id.in_(seat_ids))
+        return set((await self.s.scalars(stmt)).all())
+
+    async def claim(self, session_id: int, seat_ids: Sequence[int]) -> None:
+        await self.s.execute(insert(SeatClaim),
+                             [{"session_id": session_id, "seat_id": i} for i in seat_ids])
+
+    async def unclaim(self, session_id: int, seat_ids: Sequence[int]) -> int:
+        result = await self.s.execute(delete(SeatClaim).where(
+            SeatClaim.session_id == session_id, SeatClaim.seat_id.in_(seat_ids)))
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def categories(self, layout_id: int) -> list[SeatCategory]:
+        return list((await self.s.scalars(select(SeatCategory).where(
+            SeatCategory.layout_id == layout_id).order_by(SeatCategory.rank))).all())
+
+    async def sections(self, layout_id: int) -> list[SeatSection]:
+        return list((await self.s.scalars(select(SeatSection).where(
+            SeatSection.layout_id == layout_id).order_by(SeatSection.position))).all())
+
+    async def add_layout(self, **fields: Any) -> SeatLayout:
+        return await self._add(SeatLayout(version=1, **fields))
+
+    async def add_category(self, **fields: Any) -> SeatCategory:
+        return await self._add(SeatCategory(**fields))
+
+    async def add_section(self, **fields: Any) -> SeatSection:
+        return await self._add(SeatSection(**fields))
+
+    async def add_seats(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.s.execute(insert(Seat), rows)
+
+    async def update_seats(self, layout_id: int, seat_ids: Sequence[int],
+                           values: dict[str, Any]) -> int:
+        result = await self.s.execute(
+            update(Seat).where(Seat.layout_id == layout_id, Seat.id.in_(seat_ids))
+            .values(**values).execution_options(synchronize_session=False))
+        await self.s.execute(update(SeatLayout).where(SeatLayout.id == layout_id)
+                             .values(version=SeatLayout.version + 1)
+                             .execution_options(synchronize_session=False))
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def sellable_count(self, layout_id: int) -> int:
+        return int(await self.s.scalar(select(func.count()).select_from(Seat).where(
+            Seat.layout_id == layout_id, Seat.for_sale.is_(True))) or 0)
+
+
+class NightRepo(_Repo):
+    async def room_type(self, room_type_id: int, *, for_update: bool = False
+                        ) -> RoomType | None:
+        stmt = select(RoomType).where(RoomType.id == room_type_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.s.execute(stmt)).scalar_one_or_none()
+
+    async def room_types(self, offering_id: int) -> list[RoomType]:
+        return list((await self.s.scalars(select(RoomType).where(
+            RoomType.offering_id == offering_id).order_by(RoomType.id))).all())
+
+    async def rates(self, room_type_ids: Sequence[int], first: date,
+                    last: date) -> dict[tuple[int, date], int]:
+        rows = await self.s.execute(select(RoomRate.room_type_id, RoomRate.night,
+                                           RoomRate.rate).where(
+            RoomRate.room_type_id.in_(room_type_ids), RoomRate.night >= first,
+            RoomRate.night <= last))
+        return {(r, n): rate for r, n, rate in rows.all()}
+
+    async def taken(self, room_type_ids: Sequence[int], first: date,
+                    last: date) -> dict[tuple[int, date], int]:
+        rows = await self.s.execute(select(RoomNight.room_type_id, RoomNight.night,
+                                           RoomNight.taken).where(
+            RoomNight.room_type_id.in_(room_type_ids), RoomNight.night >= first,
+            RoomNight.night <= last))
+        return {(r, n): t for r, n, t in rows.all()}
+
+    async def take(self, *, room_type_id: int, nights: Sequence[date], quantity: int,
+                   units: int) -> int:
+        """Add ``quantity`` to each night where it stays within ``units``; returns how
+        many nights were updated. Caller holds the room type row lock."""
+        have = await self.taken([room_type_id], min(nights), max(nights))
+        missing = [n for n in nights if (room_type_id, n) not in have]
+        if missing:
+            await self.s.execute(insert(RoomNight), [
+                {"room_type_id": room_type_id, "night": n, "taken": 0} for n in missing])
+        result = await self.s.execute(
+            update(RoomNight).where(RoomNight.room_type_id == room_type_id,
+                                    RoomNight.night.in_(list(nights)),
+                                    RoomNight.taken + quantity <= units)
+            .values(taken=RoomNight.taken + quantity)
+            .execution_options(synchronize_session=False))
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def release(self, *, room_type_id: int, nights: Sequence[date],
+                      quantity: int) -> None:
+        await self.s.execute(
+            update(RoomNight).where(RoomNight.room_type_id == room_type_id,
+                                    RoomNight.night.in_(list(nights)))
+            .values(taken=RoomNight.taken - quantity)
+            .execution_options(synchronize_session=False))
+
+    async def max_taken(self, room_type_id: int, since: date) -> int:
+        return int(await self.s.scalar(select(func.max(RoomNight.taken)).where(
+            RoomNight.room_type_id == room_type_id, RoomNight.night >= since)) or 0)
+
+    async def add_room_type(self, **fields: Any) -> RoomType:
+        return await self._add(RoomType(**fields))
+
+    async def set_rates(self, room_type_id: int, rates: dict[date, int]) -> None:
+        if not rates:
+            return
+        await self.s.execute(delete(RoomRate).where(RoomRate.room_type_id == room_type_id,
+                                                    RoomRate.night.in_(list(rates))))
+        await self.s.execute(insert(RoomRate), [
+            {"room_type_id": room_type_id, "night": n, "rate": r} for n, r in rates.items()])
+
+
+class SlotRepo(_Repo):
+    async def service(self, service_id: int) -> SlotService | None:
+        return await self.s.get(SlotService, service_id)
+
+    async def services(self, offering_id: int) -> list[SlotService]:
+        return list((await self.s.scalars(select(SlotService).where(
+            SlotService.offering_id == offering_id).order_by(SlotService.id))).all())
+
+    async def resource(self, resource_id: int) -> Resource | None:
+        return await self.s.get(Resource, resource_id)
+
+    async def resources(self, offering_id: int) -> list[Resource]:
+        return list((await self.s.scalars(select(Resource).where(
+            Resource.offering_id == offering_id).order_by(Resource.id))).all())
+
+    async def lock_resources(self, ids: Iterable[int]) -> None:
+        """Row locks on the resources, in id order (so two bookers never deadlock)."""
+        ordered = sorted(set(ids))
+        if ordered:
+            await self.s.execute(select(Resource.id).where(Resource.id.in_(ordered))
+                                 .order_by(Resource.id).with_for_update())
+
+    async def claims(self, resource_ids: Sequence[int], start: datetime,
+                     end: datetime) -> list[tuple[int, datetime, datetime]]:
+        """Claims of these resources overlapping [start, end)."""
+        rows = await self.s.execute(select(
+            ResourceClaim.resource_id, ResourceClaim.start_at, ResourceClaim.end_at).where(
+            ResourceClaim.resource_id.in_(resource_ids), ResourceClaim.start_at < end,
+            ResourceClaim.end_at > start))
+        return [(r, s, e) for r, s, e in rows.all()]
+
+    async def add_claims(self, resource_ids: Sequence[int], start: datetime,
+                         end: datetime) -> None:
+        await self.s.execute(insert(ResourceClaim), [
+            {"resource_id": r, "start_at": start, "end_at": end} for r in resource_ids])
+
+    async def remove_claims(self, resource_ids: Sequence[int], start: datetime,
+                            end: datetime) -> int:
+        result = await self.s.execute(delete(ResourceClaim).where(
+            ResourceClaim.resource_id.in_(resource_ids), ResourceClaim.start_at == start,
+            ResourceClaim.end_at == end))
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def add_resource(self, **fields: Any) -> Resource:
+        return await self._add(Resource(**fields))
+
+    async def add_service(self, **fields: Any) -> SlotService:
+        return await self._add(SlotService(**fields))
+
+
+class WaitlistRepo(_Repo):
+    async def waiting(self, offering_id: int, *, limit: int = 20) -> list[str]:
+        """References of waitlisted bookings of an offering, first come first."""
+        return list((await self.s.scalars(
+            select(BookingRow.ref).where(BookingRow.offering_id == offering_id,
+                                         BookingRow.status == "waitlisted")
+            .order_by(BookingRow.created_at, BookingRow.id).limit(limit))).all())
+
+    async def position(self, booking_id: int, offering_id: int) -> int:
+        return int(await self.s.scalar(select(func.count()).select_from(BookingRow).where(
+            BookingRow.offering_id == offering_id, BookingRow.status == "waitlisted",
+            BookingRow.id <= booking_id)) or 0)
+
+
+class ShapeRepos:
+    """The inventory engine's repositories on one unit of work: ``uow.shapes``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+        self.tickets = TicketRepo(session)
+        self.seats = SeatRepo(session)
+        self.nights = NightRepo(session)
+        self.slots = SlotRepo(session)
+        self.waitlist = WaitlistRepo(session)
+
+    def savepoint(self) -> Any:
+        """``async with uow.shapes.savepoint():`` undoes only the block on error."""
+        return self.s.begin_nested()
+
+    async def take_places(self, *, session_id: int, offering_id: int, quantity: int,
+                          now: datetime) -> Any | None:
+        """The hot path of a capacity or seat booking in one round trip: add ``quantity``
+        to a scheduled, future session of this offering if it stays within capacity,
+        returning (start_at, end_at, layout_id); None when any condition fails (the
+        caller then reads the session to say which). Locks the session row until commit."""
+        result = await self.s.execute(
+            update(Session)
+            .where(Session.id == session_id, Session.offering_id == offering_id,
+                   Session.status == "scheduled", Session.start_at > now,
+                   Session.taken + quantity <= Session.capacity)
+            .values(taken=Session.taken + quantity)
+            .returning(Session.start_at, Session.end_at, Session.layout_id)
+            .execution_options(synchronize_session=False))
+        return result.first()

@@ -1,0 +1,93 @@
+"""Reserved seating: a session uses a seat layout; a booking holds named seats.
+
+Taking seats first takes ``len(seats)`` places of the session with the capacity
+conditional update: that caps the session and, on PostgreSQL, locks the session row,
+so the check "are these seats free?" and the claim rows that follow run one booking at a
+time per session. ``UNIQUE(session_id, seat_id)`` on the claims is the second guard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from bookpulse.domain.errors import InvalidInput, NotFound, SoldOut
+from bookpulse.domain.model import Booking, BookingRequest, Reservation
+from bookpulse.domain.seating import best_available, choose_seats, price_of
+
+
+async def seated_session(uow: Any, offering: Any, session_id: int | None) -> Any:
+    if session_id is None:
+        raise InvalidInput("Choose a performance (session_id is required).",
+                           field="session_id")
+    session = await uow.catalog.session(session_id)
+    if session is None or session.offering_id != offering.id:
+        raise NotFound("No such session for this offering.", field="session_id")
+    if session.layout_id is None:
+        raise InvalidInput("This session has no seat map.", field="session_id")
+    return session
+
+
+class SeatInventory:
+    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
+                      now: datetime) -> Reservation:
+        wanted = len(request.seat_ids) if request.seat_ids else request.quantity
+        if request.seat_ids and request.best_available:
+            raise InvalidInput("Choose seats or ask for the best available, not both.",
+                               field="seat_ids")
+        if not request.seat_ids and not request.best_available:
+            raise InvalidInput("Choose seats (seat_ids) or set best_available.",
+                               field="seat_ids")
+        if not 1 <= wanted <= 20:
+            raise InvalidInput("Book 1 to 20 seats.", field="quantity")
+        if request.session_id is None:
+            raise InvalidInput("Choose a performance (session_id is required).",
+                               field="session_id")
+        row = await uow.shapes.take_places(session_id=request.session_id,
+                                           offering_id=offering.id, quantity=wanted, now=now)
+        if row is None:
+            session = await seated_session(uow, offering, request.session_id)
+            if session.status != "scheduled":
+                raise SoldOut("This performance is no longer on sale.",
+                              session_id=session.id)
+            if session.start_at <= now:
+                raise InvalidInput("This performance has already started.",
+                                   field="session_id")
+            raise SoldOut("Not enough seats left.", session_id=session.id,
+                          available=max(session.capacity - session.taken, 0))
+        if row.layout_id is None:
+            raise InvalidInput("This session has no seat map.", field="session_id")
+        repo = uow.shapes.seats
+        if request.seat_ids:
+            ids = list(request.seat_ids)
+            seats = choose_seats(await repo.seat_map(row.layout_id, ids),
+                                 await repo.taken(request.session_id, ids), ids)
+        else:
+            seats = best_available(await repo.cached_seat_map(row.layout_id),
+                                   await repo.taken(request.session_id), wanted)
+        await repo.claim(request.session_id, [s.id for s in seats])
+        return Reservation(
+            start_at=row.start_at, end_at=row.end_at, quantity=len(seats),
+            price_total=price_of(seats), session_id=request.session_id,
+            details={"seat_ids": [s.id for s in seats], "seats": [s.label for s in seats],
+                     "categories": sorted({s.category_id for s in seats})})
+
+    async def release(self, uow: Any, *, booking: Booking) -> None:
+        seat_ids = [int(i) for i in booking.details.get("seat_ids") or ()]
+        if booking.session_id is None or not seat_ids:
+            return
+        await uow.shapes.seats.unclaim(booking.session_id, seat_ids)
+        await uow.capacity.release(session_id=booking.session_id, quantity=len(seat_ids))
+
+    async def change(self, uow: Any, *, offering: Any, booking: Booking,
+                     request: BookingRequest, now: datetime) -> Reservation:
+        """New seats (or a new quantity, best available) in place of the old, in one
+        transaction; a failure raises and the caller's rollback keeps the old seats.
+        A quantity change alone re-picks the best available block."""
+        if request.quantity != booking.quantity and tuple(request.seat_ids) == tuple(
+                booking.details.get("seat_ids") or ()):
+            request = replace(request, seat_ids=(), best_available=True)
+        await self.release(uow, booking=booking)
+        return await self.reserve(uow, offering=offering, now=now, request=replace(
+            request, session_id=request.session_id or booking.session_id))
