@@ -1,0 +1,202 @@
+"""The live hub against real databases: subscribe/replay/drain leaves no gap and no
+duplicate while writers commit; slow consumers are cut off; the log's ids become visible
+in id order under racing writers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bookpulse.adapters.db.models import BookingEvent
+from bookpulse.adapters.realtime.hub import Close, LiveHub, Subscriber
+from bookpulse.domain.lifecycle import EventType, Role
+from bookpulse.domain.model import NewEvent, Principal
+from bookpulse.services import bookings as svc
+from tests.conftest import World
+from tests.e2e.live_support import eventually
+
+
+@pytest.fixture
+def database_url(db_url: str) -> str:
+    return db_url
+
+
+def hub_of(world: World) -> LiveHub:
+    return world.container.extras["live_hub"]  # type: ignore[no-any-return]
+
+
+async def alice_bookings(world: World, n: int) -> list[str]:
+    refs = []
+    for _ in range(n):
+        r = await world.book("customer_a")
+        assert r.status_code == 201, r.text
+        refs.append(r.json()["ref"])
+    return refs
+
+
+async def admin(world: World) -> Principal:
+    from bookpulse.services.accounts import load_principal
+
+    async with world.container.db(write=False) as uow:
+        user = await uow.users.by_email("admin1@example.com")
+    return await load_principal(db=world.container.db, user_id=user.id)
+
+
+async def event_ids(world: World, *, customer_id: int | None = None, after: int = 0) -> list[int]:
+    async with world.container.db(write=False) as uow:
+        stmt = select(BookingEvent.id).where(BookingEvent.id > after)
+        if customer_id is not None:
+            stmt = stmt.where(BookingEvent.customer_id == customer_id)
+        return list((await uow.session.scalars(stmt.order_by(BookingEvent.id))).all())
+
+
+async def collect(hub: LiveHub, sub: Subscriber, after: int | None, out: list[Any]) -> None:
+    try:
+        async for item in hub.stream(sub, after_id=after):
+            out.append(item)
+            if isinstance(item, Close):
+                return
+    finally:
+        hub.unsubscribe(sub)
+
+
+async def test_subscribing_while_writers_commit_gives_every_event_once_in_order(
+        world: World) -> None:
+    hub = hub_of(world)
+    refs = await alice_bookings(world, 3)
+    who = await admin(world)
+    c = world.container
+    async with c.db(write=False) as uow:
+        alice = (await uow.users.by_email("alice@example.com")).id
+
+    async def writer(ref: str) -> None:
+        for i in range(12):
+            start = c.clock.now() + timedelta(days=11, minutes=10 * (i + 1))
+            await svc.delay_booking(db=c.db, principal=who, ref=ref, now=c.clock.now(),
+                                    new_start=start, reason=f"step {i}")
+            await asyncio.sleep(random.random() * 0.01)
+
+    writers = [asyncio.create_task(writer(ref)) for ref in refs]
+    readers: list[tuple[int, list[Any], asyncio.Task[None]]] = []
+    for _ in range(5):  # subscribe at different moments, resuming from older positions
+        await asyncio.sleep(random.random() * 0.05)
+        known = await event_ids(world, customer_id=alice)
+        after = random.choice(known) if known else 0
+        sub = hub.register(user_id=alice, org_ids=(), expires_at=None, transport="ws")
+        out: list[Any] = []
+        readers.append((after, out, asyncio.create_task(collect(hub, sub, after, out))))
+    await asyncio.gather(*writers)
+    final = (await event_ids(world, customer_id=alice))[-1]
+    await eventually(lambda: all(any(i.id == final for i in out) for _, out, _t in readers),
+                     within=40)
+    for after, out, task in readers:
+        task.cancel()
+        got = [i.id for i in out if i.kind == "event"]
+        assert got == await event_ids(world, customer_id=alice, after=after)
+    assert hub.connections == 0
+
+
+async def test_a_slow_consumer_is_cut_off_with_a_resume_hint_and_others_keep_up(
+        world: World) -> None:
+    hub = hub_of(world)
+    org = world.org1
+    fast = hub.register(user_id=None, org_ids=[org], expires_at=None, transport="ws")
+    hub.config.queue_size = 3
+    slow = hub.register(user_id=None, org_ids=[org], expires_at=None, transport="ws")
+    slow_items: list[Any] = []
+    fast_items: list[Any] = []
+    slow_stream = hub.stream(slow, after_id=None)
+    slow_items.append(await anext(slow_stream))  # hello; then it stops reading
+    fast_task = asyncio.create_task(collect(hub, fast, None, fast_items))
+    pending = asyncio.create_task(anext(slow_stream))  # reaches the live queue and waits
+    await asyncio.sleep(0.05)
+    # 6 created events: one is taken by the waiting reader, 3 fill the queue, the next
+    # one finds it full.
+    await alice_bookings(world, 6)
+    await hub.catch_up()
+    async with asyncio.timeout(10):
+        items = [await pending] + [item async for item in slow_stream]
+    assert items[-1] == Close(4408, "too slow")
+    assert len(items) < 7  # cut off, not handed everything
+    assert hub.stats["dropped_slow"] == 1
+    final = (await event_ids(world))[-1]
+    await eventually(lambda: any(getattr(i, "id", None) == final for i in fast_items))
+    assert [i.id for i in fast_items if i.kind == "event"] == (await event_ids(world))[-6:]
+    fast_task.cancel()
+    hub.unsubscribe(slow)
+
+
+async def race(world: World, *, writers: int, commits: int, write_one: Any,
+                read_after: Any) -> list[tuple[int, int]]:
+    """Writers commit with random delays while holding their transaction open; a reader
+    keeps reading ``id > position``. Returns the gaps it saw (position, first id read)."""
+    gaps: list[tuple[int, int]] = []
+    done = asyncio.Event()
+
+    async def writer() -> None:
+        for _ in range(commits):
+            await write_one()
+
+    async def reader() -> None:
+        position = await read_after(None)
+        while not done.is_set():
+            ids = await read_after(position)
+            for i in ids:
+                if i != position + 1:
+                    gaps.append((position, i))
+                position = max(position, i)
+            await asyncio.sleep(0)
+
+    reading = asyncio.create_task(reader())
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    done.set()
+    await reading
+    return gaps
+
+
+async def test_racing_writers_make_event_ids_visible_in_id_order(world: World) -> None:
+    refs = await alice_bookings(world, 1)
+    db = world.container.db
+    async with db(write=False) as uow:
+        booking = await uow.bookings.get_by_ref(refs[0])
+
+    async def write_one() -> None:
+        async with db(write=True) as uow:
+            for _ in range(random.randint(1, 3)):
+                uow.events.append(NewEvent(
+                    booking_id=booking.id, org_id=booking.org_id,
+                    customer_id=booking.customer_id, offering_id=booking.offering_id,
+                    type=EventType.NOTE, from_status=None, to_status=None, actor_id=None,
+                    actor_name="race", actor_role=Role.SYSTEM, reason=None, data={},
+                    booking_version=booking.version, created_at=world.container.clock.now()))
+            real_commit = uow.session.commit
+
+            async def slow_commit() -> None:
+                # Hold the transaction open after the ids were taken: the window in which
+                # a sequence-based log would let a later id become visible first.
+                await asyncio.sleep(random.random() * 0.005)
+                await real_commit()
+
+            uow.session.commit = slow_commit  # type: ignore[method-assign]
+            await uow.commit()
+
+    async def read_after(position: int | None) -> Any:
+        async with db(write=False) as uow:
+            if position is None:
+                return await uow.live.head()
+            rows = await uow.session.scalars(select(BookingEvent.id).where(
+                BookingEvent.id > position).order_by(BookingEvent.id))
+            return list(rows.all())
+
+    before = await read_after(None)
+    gaps = await race(world, writers=8, commits=15, write_one=write_one,
+                       read_after=read_after)
+    assert gaps == []
+    ids = await event_ids(world, after=before)
+    assert ids == list(range(before + 1, before + 1 + len(ids)))
+    assert len(ids) >= 8 * 15

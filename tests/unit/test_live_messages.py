@@ -1,0 +1,100 @@
+"""Live messages from log entries: what each shape's availability change says, and what
+it never says (who booked, their notes)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bookpulse.adapters.db.live_repo import LogEntry, Places
+from bookpulse.adapters.realtime.messages import Rendered, availability_change
+
+T = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
+
+
+def entry(**kw: object) -> LogEntry:
+    base = LogEntry(
+        id=10, booking_id=3, org_id=1, customer_id=7, offering_id=5, type="created",
+        from_status=None, to_status="pending", actor_id=7, actor_name="Alice",
+        actor_role="customer", reason=None, data={}, booking_version=1, created_at=T,
+        ref="BP-ABC-DEF", shape="capacity", status="pending", session_id=9, start_at=T,
+        end_at=T + timedelta(hours=2), quantity=2, details={"notes": "allergic to nuts"})
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def avail(e: LogEntry, places: dict[int, Places] | None = None) -> dict:
+    text = Rendered(e, places or {}).availability()
+    assert text is not None
+    return json.loads(text)
+
+
+def test_capacity_booking_reports_places_left_from_the_session() -> None:
+    body = avail(entry(data={"quantity": 2}), {9: Places(capacity=50, taken=12,
+                                                          status="scheduled")})
+    assert body["change"] == "taken"
+    assert (body["session_id"], body["quantity"], body["places_left"], body["capacity"]) == (
+        9, 2, 38, 50)
+
+
+def test_seat_booking_names_the_seats_taken_and_released() -> None:
+    seats = {"seat_ids": [41, 42], "seats": ["A1", "A2"], "categories": [1]}
+    taken = avail(entry(shape="seats", data={"quantity": 2, **seats}, details=seats))
+    assert taken["change"] == "taken" and taken["seat_ids"] == [41, 42]
+    assert "places_left" not in taken
+    released = avail(entry(shape="seats", type="cancelled", from_status="confirmed",
+                           to_status="cancelled", data={}, details=seats))
+    assert released["change"] == "released" and released["seats"] == ["A1", "A2"]
+
+
+def test_nights_booking_says_room_type_and_dates_not_prices() -> None:
+    d = {"room_type_id": 3, "room_type": "Double", "check_in": "2026-07-01",
+         "check_out": "2026-07-04", "nights": 3, "nightly": {"2026-07-01": 9000}}
+    body = avail(entry(shape="nights", session_id=None, data=d, details=d))
+    assert {k: body[k] for k in ("room_type_id", "check_in", "check_out", "nights")} == {
+        "room_type_id": 3, "check_in": "2026-07-01", "check_out": "2026-07-04", "nights": 3}
+    assert "nightly" not in body
+
+
+def test_moved_slot_reports_old_and_new_resource_time() -> None:
+    old = {"resource_id": 2, "claim_start": "2026-07-01T17:50:00+00:00", "start_at": "x"}
+    new = {"resource_id": 4, "claim_start": "2026-07-01T18:50:00+00:00",
+           "start_at": "2026-07-01T19:00:00+00:00", "end_at": "2026-07-01T20:00:00+00:00"}
+    body = avail(entry(shape="slots", type="modified", from_status="confirmed",
+                       to_status="confirmed", data={"old": old, "new": new}))
+    assert body["change"] == "moved"
+    assert body["resource_id"] == 4 and body["old"]["resource_id"] == 2
+    assert body["start"] == "2026-07-01T19:00:00+00:00"
+
+
+def test_availability_never_carries_who_booked_or_their_notes() -> None:
+    e = entry(data={"quantity": 2, "notes": "allergic to nuts"})
+    text = Rendered(e, {}).availability()
+    assert text is not None
+    for private in ("Alice", "BP-ABC-DEF", "allergic", "customer"):
+        assert private not in text
+
+
+def test_events_that_leave_inventory_alone_make_no_availability_message() -> None:
+    assert availability_change(entry(type="confirmed", from_status="pending",
+                                     to_status="confirmed")) is None
+    assert availability_change(entry(type="note", to_status=None)) is None
+    assert availability_change(entry(to_status="waitlisted")) is None
+    # A waitlist entry leaving the line never held anything.
+    assert availability_change(entry(type="cancelled", from_status="waitlisted",
+                                     to_status="cancelled")) is None
+    assert availability_change(entry(type="waitlist_offered", from_status="waitlisted",
+                                     to_status="pending")) == "taken"
+
+
+def test_event_message_shows_booking_as_of_the_event() -> None:
+    e = entry(type="delayed", from_status="confirmed", to_status="confirmed",
+              booking_version=4, data={"new": {"start_at": "2026-07-01T19:00:00+00:00",
+                                               "end_at": "2026-07-01T21:00:00+00:00"}})
+    body = json.loads(Rendered(e, {}).event(watching=False))
+    assert body["booking"] == {"ref": "BP-ABC-DEF", "status": "confirmed", "version": 4,
+                               "start": "2026-07-01T19:00:00+00:00",
+                               "end": "2026-07-01T21:00:00+00:00", "offering_id": 5,
+                               "session_id": 9}
+    assert body["event"]["type"] == "delayed" and "availability" not in body
+    assert "availability" in json.loads(Rendered(e, {}).event(watching=True))
