@@ -160,11 +160,21 @@ class World:
     session: int
     headers: dict[str, dict[str, str]]
 
+    async def relogin(self) -> None:
+        """Fresh access tokens (after a test moved the clock past their expiry)."""
+        for who, email in WORLD_EMAILS.items():
+            self.headers[who] = await token_headers(self.client, email)
+
     async def book(self, who: str = "customer_a", quantity: int = 1,
                    **extra: Any) -> httpx.Response:
         body = {"offering_id": self.offering, "session_id": self.session,
                 "quantity": quantity, **extra}
         return await self.client.post("/api/v1/bookings", json=body, headers=self.headers[who])
+
+
+WORLD_EMAILS = {"admin_1": "admin1@example.com", "admin_2": "admin2@example.com",
+                "staff_1": "staff1@example.com", "customer_a": "alice@example.com",
+                "customer_b": "bob@example.com"}
 
 
 async def token_headers(client: httpx.AsyncClient, email: str,

@@ -15,9 +15,11 @@ from bookpulse.adapters.db.engine import create_engine
 from bookpulse.adapters.db.migrate import upgrade_async
 from bookpulse.adapters.db.uow import Database
 from bookpulse.adapters.realtime.broker import InProcessBroker
+from bookpulse.adapters.realtime.hub import start_hub, stop_hub
 from bookpulse.adapters.security import Argon2Hasher, LoginRateLimiter, TokenCodec
 from bookpulse.config import Settings
 from bookpulse.services import bookings
+from bookpulse.services import shapes as _shapes  # noqa: F401 - registers inventory shapes
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,28 @@ async def _expire_holds(c: Container) -> None:
 
 
 add_job("expire-holds", _expire_holds, every=5.0)
+
+from bookpulse.adapters.notify import runtime as _notify  # noqa: E402 - notification jobs
+
+_notify.register(add_job)
+
+
+async def _analytics_rollup(c: Container) -> None:
+    from bookpulse.services import analytics
+
+    await analytics.catch_up(db=c.db, max_batches=10)
+
+
+add_job("analytics-rollup", _analytics_rollup, every=10.0)
+
+
+async def _analytics_weekly_report(c: Container) -> None:
+    from bookpulse.services import analytics_report
+
+    await analytics_report.enqueue_weekly_reports(db=c.db, now=c.clock.now())
+
+
+add_job("analytics-weekly-report", _analytics_weekly_report, every=900.0)
 
 
 def make_broker(url: str) -> Any:
@@ -95,6 +119,10 @@ class Container:
 Hook = Callable[[Container], Awaitable[None]]
 STARTUP_HOOKS: list[Hook] = []
 SHUTDOWN_HOOKS: list[Hook] = []
+# The live stream hub: one event-log reader per process (adapters/realtime/hub.py).
+STARTUP_HOOKS.append(start_hub)
+SHUTDOWN_HOOKS.append(stop_hub)
+STARTUP_HOOKS.append(_notify.startup)
 
 
 def build(settings: Settings, *, clock: Any = None, hasher: Any = None) -> Container:

@@ -36,6 +36,39 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     mail_from: str = "Bookpulse <bookings@bookpulse.localhost>"
+    smtp_timeout: float = 10.0
+
+    # notifications (see adapters/notify/; README "Notifications")
+    sms_provider: Literal["none", "twilio", "http"] = "none"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+    sms_http_url: str = ""
+    sms_http_token: str = ""
+    sms_from: str = "Bookpulse"
+    vapid_private_key: str = ""  # PEM or base64url raw key; generated under var/ if empty
+    vapid_subject: str = "mailto:admin@bookpulse.localhost"
+    webhook_timeout: float = 10.0
+    #: Allow webhook/push targets on loopback and private networks (tests, demo, LAN).
+    notify_allow_private_targets: bool = False
+    notify_max_attempts: int = 10
+    notify_retry_base_seconds: float = 30.0
+    notify_retry_max_seconds: float = 3600.0
+    #: Events older than this when first read are not notified (a fresh install on an old log).
+    notify_max_event_age_hours: float = 24.0
+    #: Sent/skipped deliveries, their attempt logs and read in-app notifications older
+    #: than this are deleted (dead letters stay until retried or resolved).
+    notify_retention_days: int = 90
+
+    # live stream (adapters/realtime/hub.py)
+    #: Re-read the event log this often even without a broker wake-up (seconds).
+    live_poll_seconds: float = 2.0
+    #: Messages queued per connection before a slow client is disconnected.
+    live_queue_size: int = 512
+    #: Resuming further back than this many events gets a ``reset`` (0: no limit).
+    live_max_replay: int = 0
 
     run_workers: bool = Field(default=True, alias="BOOKPULSE_RUN_WORKERS")
 

@@ -33,15 +33,17 @@ def _all(value: int | str) -> dict[str, int | str]:
     return {c: value for c in CALLERS}
 
 
-PUBLIC = _all(OK)
-SIGNED_IN = {**_all(OK), "anonymous": 401}
-MEMBERS = {"anonymous": 401, "customer_a": 403, "customer_b": 403, "staff_1": OK,
+Expectation = dict[str, int | str]
+
+PUBLIC: Expectation = _all(OK)
+SIGNED_IN: Expectation = {**_all(OK), "anonymous": 401}
+MEMBERS: Expectation = {"anonymous": 401, "customer_a": 403, "customer_b": 403, "staff_1": OK,
            "admin_1": OK, "admin_2": 403}
-ADMIN_1 = {**MEMBERS, "staff_1": 403}
-OWNER_OR_ORG = {"anonymous": 401, "customer_a": OK, "customer_b": 404, "staff_1": OK,
+ADMIN_1: Expectation = {**MEMBERS, "staff_1": 403}
+OWNER_OR_ORG: Expectation = {"anonymous": 401, "customer_a": OK, "customer_b": 404, "staff_1": OK,
                 "admin_1": OK, "admin_2": 404}
-ORG_STAFF_ACTION = {**OWNER_OR_ORG, "customer_a": 403}
-OWNER_OR_ADMIN = {**OWNER_OR_ORG, "staff_1": 403}
+ORG_STAFF_ACTION: Expectation = {**OWNER_OR_ORG, "customer_a": 403}
+OWNER_OR_ADMIN: Expectation = {**OWNER_OR_ORG, "staff_1": 403}
 
 
 def _check(expected: int | str, status: int) -> bool:

@@ -128,6 +128,18 @@ async def test_offering_page_views_feed_the_funnel(world):
     assert ts["points"][-1]["value"] == 3
 
 
+async def test_web_offering_page_views_feed_the_funnel_but_members_do_not(world):
+    for who in ("anonymous", "customer_a", "admin_1", "staff_1"):
+        r = await world.client.get(f"/offerings/{world.offering}", headers=world.headers[who])
+        assert r.status_code == 200 and "Night Concert" in r.text
+    r = await world.client.get(f"/api/v1/offerings/{world.offering}")  # the API counts too
+    assert r.status_code == 200
+    assert (await world.client.get("/offerings/999999")).status_code == 404  # no view row
+    await analytics.catch_up(db=world.container.db)
+    s = (await world.client.get(_summary_url(world), headers=world.headers["admin_1"])).json()
+    assert s["funnel"]["views"] == 3  # anonymous + Alice on the page, one API read
+
+
 async def test_bookings_csv_streams_with_progress_and_neutralizes_formulas(world):
     r = await world.client.post("/api/v1/bookings", headers=world.headers["admin_1"], json={
         "offering_id": world.offering, "session_id": world.session, "quantity": 1,

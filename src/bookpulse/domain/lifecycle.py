@@ -151,7 +151,7 @@ def check_transition(action: Action, status: Status, role: Role) -> Rule:
     if status not in rule.sources:
         raise InvalidTransition(
             f"Cannot {action.replace('_', ' ')} a booking that is {status.replace('_', ' ')}.",
-            action=str(action), status=str(status),
+            action=str(action), current_status=str(status),
         )
     return rule
 

@@ -52,8 +52,13 @@ def _serve(settings, host: str, port: int, *, banner: str | None = None,  # type
     app = create_app(container)
     if banner:
         click.echo(banner)
+    # No permessage-deflate: live messages are small, and a zlib context per connection
+    # costs far more server memory than it saves in bytes (see bench/live.py).
+    # A graceful shutdown waits for open responses; live SSE streams never finish on
+    # their own, so after a few seconds they are cut and their clients resume elsewhere.
     config = uvicorn.Config(app, host=host, port=port, log_level="info", ws=ws,
-                            proxy_headers=False, lifespan="on")
+                            proxy_headers=False, lifespan="on", ws_per_message_deflate=False,
+                            timeout_graceful_shutdown=5)
     uvicorn.Server(config).run()
 
 
@@ -131,8 +136,8 @@ def demo(host: str, port: int, n_bookings: int, seed: int, no_serve: bool,
     if no_serve:
         click.echo(banner)
         return
-    demo_mod.before_serve(settings)
-    _serve(load_settings(), host, port, banner=banner)
+    sink = demo_mod.before_serve(settings)
+    _serve(load_settings(), host, port, banner=banner + (f"\n{sink}" if sink else ""))
 
 
 @main.command()
@@ -163,11 +168,18 @@ def worker() -> None:
 @click.pass_context
 def bench(ctx: click.Context, name: str) -> None:
     """Run a benchmark from bench/ (rush, live, notify, checkin, query) and print a table."""
+    if os.getcwd() not in sys.path:  # bench/ lives in the checkout, not the package
+        sys.path.insert(0, os.getcwd())
     try:
         module = import_module(f"bench.{name}")
     except ModuleNotFoundError as exc:
         raise click.ClickException(f"No benchmark called {name!r}.") from exc
     sys.exit(module.main(ctx.args))
+
+
+from bookpulse.entrypoints.analytics_cli import analytics as _analytics  # noqa: E402
+
+main.add_command(_analytics)
 
 
 if __name__ == "__main__":

@@ -79,8 +79,19 @@ def reset_sqlite(settings: Settings) -> None:
             Path(str(path) + suffix).unlink(missing_ok=True)
 
 
-def before_serve(settings: Settings) -> None:
-    """Hook for demo-only services (the mail sink) started before the server."""
+_SINKS: list[Any] = []
+
+
+def before_serve(settings: Settings) -> str | None:
+    """Start the demo's local SMTP sink (mail to anyone lands there and shows on
+    /demo/mail). Returns a line for the banner, or None if the sink is not available."""
+    try:
+        from bookpulse.entrypoints.mailsink import start_mail_sink
+    except ImportError:
+        return None
+    _SINKS.append(start_mail_sink(settings))
+    return (f"Demo mail sink on smtp://{settings.smtp_host}:{settings.smtp_port}; "
+            "caught mail: /demo/mail")
 
 
 async def seed(settings: Settings, *, bookings: int = 2000, seed: int = 42,
@@ -277,6 +288,7 @@ async def _seed_bookings(c: bootstrap.Container, sessions: list[_Sess], *, booki
     progress.close()
     await bulk.set_taken(c.db.engine, {s.id: s.taken for s in sessions if s.taken})
     await bulk.fix_sequences(c.db.engine)
+    await bulk.analyze(c.db.engine)  # the planner must see the loaded rows to use indexes
 
 
 def _cancelled_copy(b: dict[str, Any], evs: list[dict[str, Any]]) -> tuple[dict[str, Any],

@@ -87,12 +87,11 @@ async def authenticate(*, db: UnitOfWorkFactory, hasher: PasswordHasher, email: 
 
 async def load_principal(*, db: UnitOfWorkFactory, user_id: int) -> Principal:
     async with db(write=False) as uow:
-        user = await uow.users.get(user_id)
-        if user is None or not user.is_active:
-            raise Unauthenticated("This account no longer exists.")
-        memberships = await uow.users.memberships(user_id)
+        user, memberships = await uow.users.with_memberships(user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("This account no longer exists.")
     return Principal(user_id=user.id, name=user.name, email=user.email,
-                     memberships={m.org_id: Role(m.role) for m in memberships})
+                     memberships={org_id: Role(role) for org_id, role in memberships})
 
 
 # Browser sessions -------------------------------------------------------------------

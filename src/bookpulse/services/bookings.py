@@ -130,36 +130,38 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
         handler = inventory.handler_for(offering.shape)
         reservation = await handler.reserve(uow, offering=offering, request=request, now=now)
         ref = refs.new_reference()
-        while await uow.bookings.ref_exists(ref):  # pragma: no cover - 1 in 729 million
+        while await uow.bookings.ref_exists(ref):  # rare, but real at millions of bookings
             ref = refs.new_reference()
-        hold_until = now + timedelta(minutes=offering.hold_minutes)
+        auto = bool(offering.auto_confirm)
         details = dict(reservation.details)
         if request.notes:
             details["notes"] = request.notes[:2000]
+        # An automatically confirmed booking is stored confirmed at once (version 2); its
+        # history still shows both steps: created (pending), then confirmed by the system.
         booking = await uow.bookings.add(Booking(
             id=0, ref=ref, org_id=offering.org_id, offering_id=offering.id,
             session_id=reservation.session_id, customer_id=customer_id,
             customer_name=who.name, customer_email=who.email.lower(),
             customer_phone=who.phone, kind=Kind(offering.kind), shape=Shape(offering.shape),
-            status=Status.PENDING, payment_status=PaymentStatus.UNPAID,
+            status=Status.CONFIRMED if auto else Status.PENDING,
+            payment_status=PaymentStatus.UNPAID,
             quantity=reservation.quantity, start_at=reservation.start_at,
             end_at=reservation.end_at, price_total=reservation.price_total,
-            currency=offering.currency, hold_until=hold_until,
+            currency=offering.currency,
+            hold_until=None if auto else now + timedelta(minutes=offering.hold_minutes),
             policy=CancellationPolicy(free_until_hours=offering.cancel_free_hours),
-            details=details, version=1, last_event_id=None, created_at=now, updated_at=now,
+            details=details, version=2 if auto else 1, last_event_id=None, created_at=now,
+            updated_at=now,
         ))
         creator_role = principal.role_in(offering.org_id) or Role.CUSTOMER
-        uow.events.append(_event(
+        created = _event(
             booking, type=EventType.CREATED, principal=principal, role=creator_role,
             from_status=None, to_status=Status.PENDING, now=now,
             data={"quantity": booking.quantity, "price_total": booking.price_total,
                   "start_at": booking.start_at.isoformat(), **reservation.details},
-        ))
-        if offering.auto_confirm:
-            booking.status = Status.CONFIRMED
-            booking.hold_until = None
-            booking.version = 2
-            await uow.bookings.save(booking, expected_version=1)
+        )
+        uow.events.append(replace(created, booking_version=1))
+        if auto:
             uow.events.append(_event(
                 booking, type=EventType.CONFIRMED, principal=Principal.system(),
                 role=Role.SYSTEM, from_status=Status.PENDING, to_status=Status.CONFIRMED,
@@ -232,6 +234,7 @@ async def _transition(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
         new_status = rule.target or old_status
         if new_status in RELEASING and old_status != Status.WAITLISTED:
             await inventory.handler_for(booking.shape).release(uow, booking=booking)
+            await inventory.after_release(uow, booking=booking, now=now)
         booking.status = new_status
         if new_status != Status.PENDING:
             booking.hold_until = None
@@ -364,6 +367,7 @@ async def modify_booking(*, db: UnitOfWorkFactory, principal: Principal, ref: st
         handler = inventory.handler_for(booking.shape)
         reservation = await handler.change(uow, offering=offering, booking=booking,
                                            request=request, now=now)
+        await inventory.after_release(uow, booking=booking, now=now)
         old = _snapshot(booking)
         booking.session_id = reservation.session_id
         booking.quantity = reservation.quantity
@@ -409,6 +413,7 @@ async def expire_holds(*, db: UnitOfWorkFactory, now: datetime, limit: int = 200
                     or booking.hold_until is None or booking.hold_until > now):
                 continue
             await inventory.handler_for(booking.shape).release(uow, booking=booking)
+            await inventory.after_release(uow, booking=booking, now=now)
             booking.status = Status.EXPIRED
             booking.hold_until = None
             booking.version += 1

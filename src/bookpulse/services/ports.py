@@ -70,6 +70,17 @@ class UnitOfWork(Protocol):
     events: EventLog
     capacity: CapacityRepo
     idempotency: IdempotencyRepo
+    # Repositories returning stored rows (read as plain attribute bags by the services).
+    catalog: Any
+    users: Any
+    queries: Any
+    shapes: Any
+    tickets: Any
+    live: Any
+    notify: Any
+    web: Any
+    analytics: Any
+    committed_event_ids: list[int]
 
     async def commit(self) -> None: ...
 

@@ -76,3 +76,20 @@ async def fix_sequences(engine: AsyncEngine) -> None:
             await conn.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                 f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"))
+
+
+async def analyze(engine: AsyncEngine) -> None:
+    """Refresh the planner's statistics after a bulk load.
+
+    Autovacuum's ANALYZE comes eventually, but until it does PostgreSQL plans the freshly
+    loaded tables as if they were empty and skips their indexes; SQLite has no statistics
+    at all until ``ANALYZE`` (``PRAGMA optimize`` then keeps them current cheaply).
+    """
+    from sqlalchemy import text
+
+    async with engine.connect() as conn:
+        await conn.execution_options(bp_write=True)  # SQLite: ANALYZE writes sqlite_stat1
+        async with conn.begin():
+            await conn.execute(text("ANALYZE"))
+            if engine.dialect.name == "sqlite":
+                await conn.execute(text("PRAGMA optimize"))

@@ -297,6 +297,16 @@ class UserRepo:
                                 field="email") from exc
         return user
 
+    async def with_memberships(self, user_id: int) -> tuple[User | None, list[tuple[int, str]]]:
+        """The user and their (org_id, role) pairs in one round trip."""
+        rows = (await self.s.execute(
+            select(User, Membership.org_id, Membership.role)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .where(User.id == user_id))).all()
+        if not rows:
+            return None, []
+        return rows[0][0], [(org, role) for _, org, role in rows if org is not None]
+
     async def memberships(self, user_id: int) -> list[Membership]:
         return list((await self.s.scalars(
             select(Membership).where(Membership.user_id == user_id)
@@ -349,6 +359,22 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+#: Up to this many trigram matches are looked up by id and sorted (see QueryRepo).
+SEARCH_CANDIDATES = 5000
+
+
+def _trigram_candidates(fragment: str, limit: int | None = None) -> Any:
+    """Row ids whose name, e-mail or phone contain ``fragment`` (any case), from the
+    SQLite FTS5 trigram index ``bookings_search``."""
+    from sqlalchemy import column, text
+
+    phrase = '"' + fragment.replace('"', '""') + '"'
+    sql = "SELECT rowid FROM bookings_search WHERE bookings_search MATCH :bp_fragment"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return text(sql).bindparams(bp_fragment=phrase).columns(column("rowid"))
+
+
 class QueryRepo:
     """Read side: booking lists with filters and keyset pagination, timelines."""
 
@@ -356,12 +382,37 @@ class QueryRepo:
         self.s = session
         self.sqlite = sqlite
 
+    async def _search_candidates(self, q: str | None) -> list[int] | None:
+        """SQLite: the ids whose name, e-mail or phone contain the ``q`` fragment (plus the
+        booking whose reference is ``q``), when there are at most ``SEARCH_CANDIDATES``;
+        None when there are more (a common fragment: walking the start index with the
+        LIKEs finds a page of matches after a few hundred rows) or when ``q`` is not a
+        fragment search."""
+        text = (q or "").strip()
+        upper = text.upper()
+        if (not self.sqlite or len(text) < 3 or upper.startswith("BP-")
+                or (len(text) == 6 and text.isalnum() and upper == text)):
+            return None
+        ids = list((await self.s.scalars(
+            _trigram_candidates(text, limit=SEARCH_CANDIDATES + 1))).all())
+        if len(ids) > SEARCH_CANDIDATES:
+            return None
+        ids += list((await self.s.scalars(
+            select(BookingRow.id).where(BookingRow.ref == upper))).all())
+        return ids
+
     def _booking_filter(self, stmt: Select[Any], *, org_ids: list[int] | None,
                         customer_id: int | None, status: list[str] | None,
                         kind: str | None, offering_id: int | None,
                         date_from: datetime | None, date_to: datetime | None,
-                        q: str | None) -> Select[Any]:
-        if org_ids is not None:
+                        q: str | None, candidates: list[int] | None = None) -> Select[Any]:
+        if candidates is not None:
+            # A short candidate list from the trigram index: look those rows up by id
+            # and sort them (``org_id + 0`` keeps SQLite from walking the org index instead).
+            stmt = stmt.where(BookingRow.id.in_(candidates))
+            if org_ids is not None:
+                stmt = stmt.where((BookingRow.org_id + 0).in_(org_ids))
+        elif org_ids is not None:
             stmt = stmt.where(BookingRow.org_id.in_(org_ids))
         if customer_id is not None:
             stmt = stmt.where(BookingRow.customer_id == customer_id)
@@ -383,12 +434,15 @@ class QueryRepo:
                 stmt = stmt.where(BookingRow.ref == ref)
             else:
                 like = f"%{_escape_like(text.lower())}%"
-                stmt = stmt.where(or_(
+                fragment = or_(
                     func.lower(BookingRow.customer_name).like(like, escape="\\"),
                     func.lower(BookingRow.customer_email).like(like, escape="\\"),
                     BookingRow.customer_phone.like(like, escape="\\"),
-                    BookingRow.ref == upper,
-                ))
+                )
+                # SQLite: ``candidates`` (from the FTS5 trigram table of migration
+                # 0007_analytics) already narrowed the rows; the LIKEs still decide, so the
+                # results are unchanged. PostgreSQL uses its pg_trgm indexes for the LIKEs.
+                stmt = stmt.where(or_(fragment, BookingRow.ref == upper))
         return stmt
 
     async def bookings(self, *, org_ids: list[int] | None = None,
@@ -402,7 +456,8 @@ class QueryRepo:
         stmt = self._booking_filter(select(BookingRow), org_ids=org_ids,
                                     customer_id=customer_id, status=status, kind=kind,
                                     offering_id=offering_id, date_from=date_from,
-                                    date_to=date_to, q=q)
+                                    date_to=date_to, q=q,
+                                    candidates=await self._search_candidates(q))
         if after is not None:
             start, bid = after
             if descending:
@@ -417,7 +472,9 @@ class QueryRepo:
         return [to_domain(r) for r in rows]
 
     async def count_bookings(self, **filters: Any) -> int:
-        stmt = self._booking_filter(select(func.count()).select_from(BookingRow), **filters)
+        candidates = await self._search_candidates(filters.get("q"))
+        stmt = self._booking_filter(select(func.count()).select_from(BookingRow), **filters,
+                                    candidates=candidates)
         return int((await self.s.scalar(stmt)) or 0)
 
     async def status_counts(self, *, org_ids: list[int], date_from: datetime | None = None,

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bookpulse.adapters.db import repos
+from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
 from bookpulse.adapters.db.engine import is_sqlite
+from bookpulse.adapters.db.inventory_repo import ShapeRepos
 from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
+from bookpulse.adapters.db.tickets_repo import TicketRepo
 from bookpulse.domain.model import NewEvent
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,12 @@ class SqlUnitOfWork:
         self.catalog = repos.CatalogRepo(self.session)
         self.users = repos.UserRepo(self.session)
         self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite)
+        self.shapes = ShapeRepos(self.session)
+        self.tickets = TicketRepo(self.session)
+        self.live = live_repo.LiveRepo(self.session)
+        self.notify = notify_repo.NotifyRepo(self.session, sqlite=db.sqlite)
+        self.web = web_repo.WebReadRepo(self.session)
+        self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite)
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
 

@@ -4,6 +4,7 @@ modification."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
@@ -32,10 +33,27 @@ Ref = Annotated[str, "booking reference"]
 StatusName = Annotated[str, Query(max_length=200, pattern=r"^[a-z_,]*$")]
 
 
-async def render(c: ContainerDep, booking: Any, principal: Principal) -> dict[str, Any]:
+#: How long a booking response may reuse an offering's name, kind, shape, zone and place
+#: (nothing in it decides access or money), so that answering a booking costs no extra read.
+OFFERING_REF_TTL = 5.0
+
+
+async def _offering_ref(c: ContainerDep, offering_id: int) -> Any:
+    cache: dict[int, tuple[float, Any]] = c.extras.setdefault("offering_refs", {})
+    hit = cache.get(offering_id)
+    now = monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
     async with c.db(write=False) as uow:
-        offering = await uow.catalog.offering(booking.offering_id)
-    return views.booking_out(booking, offering, principal)
+        offering = await uow.catalog.offering(offering_id)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[offering_id] = (now + OFFERING_REF_TTL, offering)
+    return offering
+
+
+async def render(c: ContainerDep, booking: Any, principal: Principal) -> dict[str, Any]:
+    return views.booking_out(booking, await _offering_ref(c, booking.offering_id), principal)
 
 
 def _request(body: BookingIn) -> BookingRequest:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
+from bookpulse.domain.analytics import local_day
 from bookpulse.domain.errors import InvalidInput, NotFound
 from bookpulse.entrypoints.api import views
 from bookpulse.entrypoints.api.deps import (
@@ -27,7 +28,7 @@ from bookpulse.entrypoints.api.schemas import (
     SessionOut,
     SessionPatch,
 )
-from bookpulse.services import catalog
+from bookpulse.services import analytics, catalog
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
 
@@ -79,8 +80,13 @@ async def _visible_offering(c: ContainerDep, offering_id: int, principal: Any) -
 
 
 @router.get("/offerings/{offering_id}", response_model=OfferingOut)
-async def get_offering(offering_id: Id, c: ContainerDep, principal: MaybePrincipal) -> Any:
-    return views.offering_out(await _visible_offering(c, offering_id, principal))
+async def get_offering(offering_id: Id, c: ContainerDep, principal: MaybePrincipal,
+                       background: BackgroundTasks) -> Any:
+    o = await _visible_offering(c, offering_id, principal)
+    if not (principal and principal.is_member_of(o.org_id)):  # the funnel counts visitors
+        background.add_task(analytics.record_view, db=c.db, org_id=o.org_id,
+                            offering_id=o.id, day=local_day(c.clock.now(), o.timezone))
+    return views.offering_out(o)
 
 
 @router.get("/offerings/{offering_id}/sessions", response_model=list[SessionOut])
@@ -97,21 +103,16 @@ async def list_sessions(offering_id: Id, c: ContainerDep, principal: MaybePrinci
 
 @router.get("/offerings/{offering_id}/availability")
 async def availability(offering_id: Id, c: ContainerDep, principal: MaybePrincipal,
-                       date_from: datetime | None = None,
-                       date_to: datetime | None = None) -> Any:
-    """Shape-specific: capacity lists sessions with places left; the other shapes take
-    their own query (see the inventory routes)."""
+                       request: Request) -> Any:
+    """Shape-specific query (see ``entrypoints/api/availability.py``): capacity
+    ``date_from``/``date_to`` (sessions and ticket types); seats ``session_id`` (the seat
+    map); nights ``date_from``/``date_to``/``room_type_id`` (calendar); slots ``date``,
+    ``service_id``, ``party_size``, ``resource_id`` (start times)."""
     offering = await _visible_offering(c, offering_id, principal)
-    if offering.shape != "capacity":
-        raise InvalidInput(f"Use the {offering.shape} availability route for this offering.")
-    now = c.clock.now()
-    async with c.db(write=False) as uow:
-        sessions = await uow.catalog.sessions(
-            offering_id, date_from=_aware(date_from, "date_from") or now,
-            date_to=_aware(date_to, "date_to"))
-    return {"offering_id": offering.id, "shape": "capacity",
-            "sessions": [views.session_out(s) for s in sessions
-                         if s.status == "scheduled" and s.start_at > now]}
+    shaped = AVAILABILITY.get(offering.shape)
+    if shaped is None:
+        raise InvalidInput(f"No availability for {offering.shape} offerings.")
+    return await shaped(c, offering, dict(request.query_params))
 
 
 @router.post("/orgs/{org_id}/offerings", status_code=status.HTTP_201_CREATED,

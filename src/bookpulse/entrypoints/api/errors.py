@@ -7,10 +7,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bookpulse.domain import errors as e
+from bookpulse.entrypoints.web.errors import html_error, is_page
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,14 @@ def http_status(exc: e.BookingError) -> int:
     return 400
 
 
+RESERVED = frozenset({"type", "title", "status", "detail", "instance"})
+
+
 def problem(status: int, code: str, title: str, detail: str | None = None,
             **extra: Any) -> JSONResponse:
-    body: dict[str, Any] = {"type": PROBLEM_BASE + code, "title": title, "status": status,
-                            "detail": detail or title, **extra}
+    body: dict[str, Any] = {k: v for k, v in extra.items() if k not in RESERVED}
+    body.update({"type": PROBLEM_BASE + code, "title": title, "status": status,
+                 "detail": detail or title})
     headers = {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
@@ -54,29 +59,37 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _booking_error(request: Request, exc: Exception) -> JSONResponse:
+async def _booking_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, e.BookingError)
+    if is_page(request):
+        return await html_error(request, http_status(exc), exc.code, exc.title, exc.detail, exc)
     extra = _jsonable(exc.data)
     if "field" in extra and isinstance(exc, e.InvalidInput):
         extra["errors"] = [{"loc": ["body", extra["field"]], "msg": exc.detail}]
     return problem(http_status(exc), exc.code, exc.title, exc.detail, **extra)
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = [{"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))}
               for err in exc.errors()]
     detail = "; ".join(f"{'.'.join(x['loc'][1:]) or x['loc'][0]}: {x['msg']}"
                        for x in errors[:5])
+    if is_page(request):
+        return await html_error(request, 422, "validation", "Invalid request", detail)
     return problem(422, "validation", "Invalid request", detail, errors=errors)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed", 401: "Authentication required",
               403: "Not allowed", 400: "Bad request", 413: "Request too large"}
     code = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
             403: "forbidden"}.get(exc.status_code, "http-error")
+    if is_page(request):
+        return await html_error(request, exc.status_code, code,
+                                titles.get(exc.status_code, "Error"),
+                                str(exc.detail) if exc.detail else None)
     response = problem(exc.status_code, code, titles.get(exc.status_code, "Error"),
                        str(exc.detail) if exc.detail else None)
     for key, value in (exc.headers or {}).items():
@@ -84,8 +97,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if is_page(request):
+        return await html_error(request, 500, "internal", "Internal error",
+                                "Something went wrong on our side; nothing was changed.")
     return problem(500, "internal", "Internal error",
                    "Something went wrong on our side; nothing was changed.")
 

@@ -15,6 +15,32 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ProblemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; extension members vary by problem type."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "description": text,
+           "content": {"application/problem+json": {}}}
+    for code, text in ((400, "Bad request"), (401, "Authentication required"),
+                       (403, "Not allowed"), (404, "Not found"),
+                       (409, "Conflict with the current state"), (422, "Invalid input"),
+                       (429, "Too many requests"))
+}
+
+
 # Auth ---------------------------------------------------------------------------------
 
 class RegisterIn(Strict):
