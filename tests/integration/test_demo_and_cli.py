@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 
 from bookpulse.adapters.db.engine import create_engine
 from bookpulse.adapters.db.models import Booking, BookingEvent, EventLogHead, Session

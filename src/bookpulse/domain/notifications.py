@@ -109,6 +109,14 @@ def endpoint_wants(filters: Iterable[str], event_type: str) -> bool:
     return name in wanted or "booking.*" in wanted or "*" in wanted
 
 
+def repeats_status(event_type: str, from_status: str | None, to_status: str | None) -> bool:
+    """An event named after a status that leaves the booking in that status: the second
+    and later people of a group checking in (``checked_in`` -> ``checked_in``). People
+    were told when the booking entered the status, so these tell them nothing new; they
+    stay in the log (and reach webhooks, which mirror the log event by event)."""
+    return from_status is not None and event_type == from_status == to_status
+
+
 def idempotency_key(*parts: object) -> str:
     """A stable key for one message to one recipient on one channel. It is also what the
     provider sees (webhook-id, Message-ID), so a retry is recognisable as the same message.

@@ -121,7 +121,7 @@ async def enqueue_weekly_reports(*, db: UnitOfWorkFactory, now: datetime,
     Monday after 07:00 (or any time with ``force``); each week once. How many orgs."""
     if not outbox_accepts_reports():
         return 0
-    from bookpulse.domain.notifications import idempotency_key
+    from bookpulse.domain.notifications import Channel, idempotency_key, user_channels
 
     async with db(write=False) as uow:
         orgs = await uow.catalog.orgs()
@@ -138,6 +138,10 @@ async def enqueue_weekly_reports(*, db: UnitOfWorkFactory, now: datetime,
             if not await u.notify.mark_once(tag, now=now):
                 continue
             admins = await u.notify.members(org.id, admins_only=True)
+            prefs = await u.notify.prefs([a.id for a in admins])
+            # An admin who switched the weekly report's e-mail off does not get it.
+            admins = [a for a in admins
+                      if Channel.EMAIL in user_channels(prefs.get(a.id), KIND)]
             payload = {"subject": report.subject, "text": report.text, "html": report.html,
                        "week_start": report.week_start.isoformat()}
             await u.notify.add_deliveries([{

@@ -140,6 +140,8 @@ async def _plan_event(p: _Planner, event: Any, booking: Any) -> None:
                    kind=event.type, channel=Channel.WEBHOOK, recipient=endpoint.url,
                    booking=booking, org_id=event.org_id, event_id=event.id, user_id=None,
                    payload=payload, endpoint_id=endpoint.id)
+    if n.repeats_status(event.type, event.from_status, event.to_status):
+        return  # e.g. the 2nd person of a group checking in: no second message to people
     if event.type in _LOG_CUSTOMER_KINDS and event.type in org["customer_events"]:
         users, guest = await p.customer(booking)
         await p.to_people(kind=event.type, tag=f"evt:{event.id}", booking=booking,

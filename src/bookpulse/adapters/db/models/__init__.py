@@ -5,6 +5,11 @@ Each area keeps its tables in its own module; add the module here.
 
 from bookpulse.adapters.db.base import Base
 from bookpulse.adapters.db.models import notify as _notify  # noqa: F401 - registers the tables
+from bookpulse.adapters.db.models.analytics import (  # noqa: F401 - registers the tables
+    AnalyticsCursor,
+    AnalyticsDaily,
+    PageView,
+)
 from bookpulse.adapters.db.models.core import (
     Booking,
     BookingEvent,
@@ -18,12 +23,6 @@ from bookpulse.adapters.db.models.core import (
     User,
     Venue,
     WebSession,
-)
-from bookpulse.adapters.db.models.tickets import TicketCheckin, TicketKey  # noqa: F401
-from bookpulse.adapters.db.models.analytics import (  # noqa: F401 - registers the tables
-    AnalyticsCursor,
-    AnalyticsDaily,
-    PageView,
 )
 from bookpulse.adapters.db.models.inventory import (  # noqa: F401 - registers the tables
     Resource,
@@ -40,6 +39,7 @@ from bookpulse.adapters.db.models.inventory import (  # noqa: F401 - registers t
     TicketCount,
     TicketType,
 )
+from bookpulse.adapters.db.models.tickets import TicketCheckin, TicketKey  # noqa: F401
 
 __all__ = [
     "Base", "Booking", "BookingEvent", "EventLogHead", "IdempotencyKey", "Membership",

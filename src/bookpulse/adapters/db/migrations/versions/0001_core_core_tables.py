@@ -8,11 +8,12 @@ Create Date: 2026-11-22 04:58:29.163182
 from __future__ import annotations
 
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy import Text
 from sqlalchemy.dialects import postgresql
 
 import bookpulse.adapters.db.base
-from alembic import op
+
 revision = '0001_core'
 down_revision = None
 branch_labels = None
