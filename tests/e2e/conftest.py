@@ -39,3 +39,25 @@ def browser(browser_type_launch_args: dict) -> Iterator[Browser]:  # type: ignor
             yield launched
         finally:
             launched.close()
+
+
+def _blank_then_close(close):  # type: ignore[no-untyped-def]
+    """Closing a context whose pages hold a live WebSocket/EventSource open has hung once
+    (BrowserContext.close has no timeout). Leaving every page for about:blank first ends
+    those connections cleanly, then the context closes."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    def wrapper(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for page in list(self.pages):
+            try:
+                page.goto("about:blank", timeout=5_000)
+            except PlaywrightError:
+                pass
+        return close(self, *args, **kwargs)
+
+    return wrapper
+
+
+from playwright.sync_api import BrowserContext as _BrowserContext  # noqa: E402
+
+_BrowserContext.close = _blank_then_close(_BrowserContext.close)  # type: ignore[method-assign]

@@ -69,6 +69,11 @@
   // ---- region refresh -------------------------------------------------------------
   var pending = new Map();
 
+  document.addEventListener("input", function (e) {
+    var region = e.target && e.target.closest && e.target.closest("[data-refresh-url]");
+    if (region) region.setAttribute("data-dirty", "1");
+  });
+
   function refresh(el) {
     var url = el.getAttribute("data-refresh-url");
     if (!url || pending.has(url)) return;
@@ -85,6 +90,14 @@
           pending.delete(url);
           var current = document.querySelector('[data-refresh-url="' + cssEscape(url) + '"]');
           if (!current) return;
+          // The reply may land after someone started editing a form here: their unsent
+          // input wins (the page reloads when they submit), or waits for them to leave it.
+          if (current.hasAttribute("data-dirty")) return;
+          var focused = document.activeElement;
+          if (focused && current.contains(focused) && /^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName)) {
+            focused.addEventListener("blur", function () { refresh(current); }, { once: true });
+            return;
+          }
           var tpl = document.createElement("template");
           tpl.innerHTML = html.trim();
           var fresh = tpl.content.firstElementChild;
@@ -253,7 +266,9 @@
                             end: b.end, org_id: msg.event && msg.event.org_id || b.org_id } });
       },
       onAvailability: function (av) { if (av && av.offering_id) refreshAvailability(av.offering_id); },
-      onReset: function () { location.reload(); },
+      // A reload while a form post is on its way would resubmit it: the page is about
+      // to change anyway, so a reset during a submission is left to the new page.
+      onReset: function () { if (!window.__bpSubmitting) location.reload(); },
       onStatus: function (state) {
         if ((state === "unauthorized" || state === "closed") && !fellBack) {
           fellBack = true;
@@ -314,6 +329,7 @@
       form.__bpOnce = true;
       form.addEventListener("submit", function (e) {
         if (e.defaultPrevented) return;
+        window.__bpSubmitting = true;
         var btn = e.submitter;
         if (btn) setTimeout(function () { btn.disabled = true; btn.setAttribute("aria-busy", "true"); }, 0);
       });
