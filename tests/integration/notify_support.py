@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,11 +10,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 from bookpulse.adapters.notify.email import FakeEmail
 from bookpulse.adapters.notify.push import FakePush
 from bookpulse.adapters.notify.sms import FakeSms
 from bookpulse.adapters.notify.webhooks import FakeWebhooks
 from bookpulse.adapters.notify.worker import Notifier
+from bookpulse.config import Settings
+from bookpulse.entrypoints.mailsink import MailSink
 
 
 @dataclass
@@ -94,3 +99,28 @@ def http_receiver(respond: Callable[[Received, int], tuple[int, bytes]] | None =
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+# A real SMTP server on a free loopback port, and settings pointing at it. Test modules
+# use them with ``from tests.integration.notify_support import smtp_port, settings, sink``.
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(settings: Settings, smtp_port: int) -> Settings:
+    return settings.model_copy(update={"smtp_port": smtp_port, "smtp_timeout": 3.0})
+
+
+@pytest.fixture
+def sink(smtp_port: int) -> Any:
+    s = MailSink(None, port=smtp_port).start()
+    yield s
+    s.stop()

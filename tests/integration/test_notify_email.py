@@ -4,41 +4,16 @@ exactly once, and two workers on PostgreSQL never send a message twice."""
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from typing import Any
 
 import icalendar
-import pytest
 from sqlalchemy import select
 
 from bookpulse.adapters.db.models.notify import Delivery
 from bookpulse.adapters.notify.runtime import pump
-from bookpulse.config import Settings
 from bookpulse.entrypoints.mailsink import MailSink
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def settings(settings: Settings, smtp_port: int) -> Settings:
-    return settings.model_copy(update={"smtp_port": smtp_port, "smtp_timeout": 3.0})
-
-
-@pytest.fixture
-def sink(smtp_port: int) -> Any:
-    s = MailSink(None, port=smtp_port).start()
-    yield s
-    s.stop()
+from tests.integration.notify_support import free_port, settings, sink, smtp_port  # noqa: F401
 
 
 async def _confirmed(world: Any, n: int = 1) -> list[str]:

@@ -4,41 +4,16 @@ server (aiosmtpd on 127.0.0.1) — values from data escaped in the HTML, sent on
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from bookpulse.adapters.db.models.core import Organization
 from bookpulse.adapters.db.models.notify import Delivery
 from bookpulse.adapters.notify.runtime import pump
-from bookpulse.config import Settings
 from bookpulse.entrypoints.mailsink import MailSink
 from bookpulse.services.analytics_report import enqueue_weekly_reports, outbox_accepts_reports
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def smtp_port() -> int:
-    return _free_port()
-
-
-@pytest.fixture
-def settings(settings: Settings, smtp_port: int) -> Settings:
-    return settings.model_copy(update={"smtp_port": smtp_port, "smtp_timeout": 3.0})
-
-
-@pytest.fixture
-def sink(smtp_port: int) -> Any:
-    s = MailSink(None, port=smtp_port).start()
-    yield s
-    s.stop()
+from tests.integration.notify_support import settings, sink, smtp_port  # noqa: F401
 
 
 async def test_weekly_report_arrives_once_per_admin_with_escaped_html(
