@@ -8,11 +8,12 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -21,6 +22,7 @@ from bookpulse import bootstrap
 from bookpulse.adapters.realtime.hub import HubConfig
 from bookpulse.config import Settings
 from bookpulse.entrypoints.app import create_app
+from tests.conftest import FAST_HASHER, World, build_world
 
 #: Short timers so tests see heartbeats and expiry quickly.
 FAST_HUB = dict(tick=0.05, poll_interval=0.5, ws_heartbeat=25.0, sse_heartbeat=15.0)
@@ -270,3 +272,30 @@ async def access_token(client: httpx.AsyncClient, email: str,
     r = await client.post("/api/v1/auth/token", json={"email": email, "password": password})
     assert r.status_code == 200, r.text
     return r.json()["access_token"]  # type: ignore[no-any-return]
+
+
+# Fixtures shared by the live-stream test modules: a real server in a thread on the
+# test's database, an HTTP client on it and a world built through it. Modules import
+# them by name (``from tests.e2e.live_support import http, lw, server, token``).
+@pytest.fixture
+async def server(settings: Any, clock: Any) -> AsyncIterator[ServerThread]:
+    s = ServerThread(settings, clock=clock, hasher=FAST_HASHER).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture
+async def lw(container: Any, http: httpx.AsyncClient) -> World:
+    return await build_world(container, http)
+
+
+def token(w: World, who: str) -> str:
+    return w.headers[who]["Authorization"].split(" ", 1)[1]

@@ -5,44 +5,19 @@ no booking at all (only the availability of published offerings it watches)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import FAST_HASHER, World, build_world
-from tests.e2e.live_support import ServerThread, SseClient
+from tests.conftest import World
+from tests.e2e.live_support import ServerThread, SseClient, http, lw, server, token  # noqa: F401
 
 
 @pytest.fixture
 def database_url(db_url: str) -> str:
     return db_url
-
-
-@pytest.fixture
-async def server(settings: Any, clock: Any) -> AsyncIterator[ServerThread]:
-    s = ServerThread(settings, clock=clock, hasher=FAST_HASHER).start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def lw(container: Any, http: httpx.AsyncClient) -> World:
-    return await build_world(container, http)
-
-
-def _token(w: World, who: str) -> str:
-    return w.headers[who]["Authorization"].split(" ", 1)[1]
 
 
 async def _post(w: World, path: str, who: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +40,7 @@ async def test_sse_customers_staff_and_anonymous_hear_only_what_concerns_them(
     sess2 = (await _post(lw, f"/api/v1/offerings/{off2}/sessions", "admin_2", {
         "start": s.isoformat(), "end": (s + timedelta(hours=1)).isoformat(),
         "capacity": 9}))["id"]
-    clients = {who: SseClient(server.url, token=_token(lw, who))
+    clients = {who: SseClient(server.url, token=token(lw, who))
                for who in ("customer_a", "customer_b", "staff_1", "admin_1", "admin_2")}
     clients["anonymous"] = SseClient(server.url)
     for c in clients.values():

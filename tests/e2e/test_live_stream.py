@@ -3,44 +3,19 @@ availability watchers, SSE, expiry and bad input."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import FAST_HASHER, World, build_world
-from tests.e2e.live_support import ServerThread, SseClient, WsClient
+from tests.conftest import World
+from tests.e2e.live_support import ServerThread, SseClient, WsClient, http, lw, server, token  # noqa: F401
 
 
 @pytest.fixture
 def database_url(db_url: str) -> str:
     return db_url
-
-
-@pytest.fixture
-async def server(settings: Any, clock: Any) -> AsyncIterator[ServerThread]:
-    s = ServerThread(settings, clock=clock, hasher=FAST_HASHER).start()
-    try:
-        yield s
-    finally:
-        s.stop()
-
-
-@pytest.fixture
-async def http(server: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture
-async def lw(container: Any, http: httpx.AsyncClient) -> World:
-    return await build_world(container, http)
-
-
-def token(w: World, who: str) -> str:
-    return w.headers[who]["Authorization"].split(" ", 1)[1]
 
 
 async def act(w: World, ref: str, action: str, who: str = "admin_1", **extra: Any) -> dict:
