@@ -20,6 +20,7 @@ from bookpulse.adapters.security import Argon2Hasher, LoginRateLimiter, TokenCod
 from bookpulse.config import Settings
 from bookpulse.services import bookings
 from bookpulse.services import shapes as _shapes  # noqa: F401 - registers inventory shapes
+from bookpulse.services.accounts import PrincipalCache
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,13 @@ class Container:
     hasher: Any
     tokens: TokenCodec
     login_limiter: LoginRateLimiter
+    principals: PrincipalCache | None = None
     extras: dict[str, Any] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.principals is None:
+            self.principals = PrincipalCache(self.settings.principal_cache_seconds)
 
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
@@ -127,7 +133,7 @@ STARTUP_HOOKS.append(_notify.startup)
 
 def build(settings: Settings, *, clock: Any = None, hasher: Any = None) -> Container:
     broker = make_broker(settings.broker_url)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     db = Database(engine, bus=broker)
     return Container(
         settings=settings, db=db, broker=broker, clock=clock or SystemClock(),

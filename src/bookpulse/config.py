@@ -26,6 +26,14 @@ class Settings(BaseSettings):
     demo_mode: bool = Field(default=False, alias="BOOKPULSE_DEMO")
 
     access_token_minutes: int = 15
+    #: How long a signed-in user's roles are reused between requests in one process
+    #: (0: read them on every request). Role changes made through this process apply at
+    #: once; made through another instance, within this many seconds.
+    principal_cache_seconds: float = 5.0
+    #: PostgreSQL connections per process. Few on purpose: a request waiting for a
+    #: connection costs nothing, while many open transactions hold row locks across
+    #: event-loop turns and make hot rows (a session's places, the log head) wait longer.
+    db_pool_size: int = 8
     refresh_token_days: int = 30
     session_days: int = 14
     login_attempts_per_minute: int = 10

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from bookpulse import bootstrap
 from bookpulse.adapters.clock import FakeClock
 from bookpulse.adapters.db.models import Booking, ResourceClaim, RoomNight, SeatClaim, Session
-from bookpulse.adapters.db.models.inventory import TicketCount
+from bookpulse.adapters.db.models.inventory import RoomType, TicketCount
 from bookpulse.config import Settings
 from bookpulse.domain.errors import BookingError
 from bookpulse.domain.model import BookingRequest
@@ -52,6 +52,7 @@ class Run:
             BOOKPULSE_VAR_DIR=tmp / "var", BOOKPULSE_RUN_WORKERS=False,
             base_url="http://testserver"), clock=self.clock, hasher=FAST_HASHER)
         self.refs: list[str] = []
+        self.grow: Any = None  # set by a shape's prepare: an admin adds inventory
 
     async def start(self, shape: str, kind: str) -> None:
         await self.c.start(migrate=False)
@@ -82,6 +83,8 @@ class Run:
                 b = await waitlist.join_waitlist(db=db, principal=self.customer,
                                                  request=request(op), now=now)
                 self.refs.append(b.ref)
+            elif op[0] == "grow":
+                await self.grow(op[1])
             elif op[0] == "expire":
                 self.clock.advance(minutes=op[1])
                 await bookings.expire_holds(db=db, now=self.clock.now())
@@ -137,6 +140,12 @@ async def _capacity(r: Run) -> dict[str, Any]:
                                          offering_id=r.offering, name="VIP", price=500, quota=2)
     adult = await setup.create_ticket_type(db=r.c.db, principal=r.admin,
                                            offering_id=r.offering, name="Adult", price=100)
+
+    async def grow(n: int) -> None:
+        (row,) = [x for x in await r.rows(Session) if x.id == s.id]
+        await catalog.update_session(db=r.c.db, principal=r.admin, session_id=s.id,
+                                     capacity=row.capacity + n, now=r.clock.now())
+    r.grow = grow
     return {"session": s.id, "vip": vip.id, "adult": adult.id}
 
 
@@ -154,6 +163,10 @@ async def _capacity_check(r: Run, ctx: dict[str, Any]) -> None:
     vip_sold = sum(int((b.details.get("tickets") or {}).get(str(ctx["vip"]), 0)) for b in held)
     counts = {t.ticket_type_id: t.taken for t in await r.rows(TicketCount)}
     assert counts.get(ctx["vip"], 0) == vip_sold <= 2
+    # Freed or added places went to the line: no plain request still waiting fits now.
+    waiting = [b for b in await r.rows(Booking) if b.status == "waitlisted"
+               and not b.details["waitlist_request"]["tickets"]]
+    assert all(b.quantity > session.capacity - session.taken for b in waiting)
 
 
 tickets = st.tuples(st.integers(0, 4), st.integers(0, 2))
@@ -162,6 +175,7 @@ tickets = st.tuples(st.integers(0, 4), st.integers(0, 2))
 @PROPS
 @given(ops=st.lists(st.one_of(
     st.tuples(st.just("book"), tickets), st.tuples(st.just("wait"), tickets),
+    st.tuples(st.just("grow"), st.integers(1, 3)),
     st.tuples(st.just("modify"), idx, st.fixed_dictionaries({"quantity": st.integers(1, 4)})),
     *ops_common), max_size=18))
 def test_capacity_sequences_keep_counters_equal_to_recount(sqlite_template, tmp_path,
@@ -227,6 +241,12 @@ BASE = date(2026, 7, 1)
 async def _nights(r: Run) -> dict[str, Any]:
     room = await setup.create_room_type(db=r.c.db, principal=r.admin, offering_id=r.offering,
                                         name="D", units=2, default_rate=100)
+
+    async def grow(n: int) -> None:
+        (row,) = [x for x in await r.rows(RoomType) if x.id == room.id]
+        await setup.update_room_type(db=r.c.db, principal=r.admin, room_type_id=room.id,
+                                     fields={"units": row.units + n}, now=r.clock.now())
+    r.grow = grow
     return {"room": room.id}
 
 
@@ -246,7 +266,8 @@ async def _night_check(r: Run, ctx: dict[str, Any]) -> None:
             recount[first + timedelta(days=i)] += b.quantity
     counters = {n.night: n.taken for n in await r.rows(RoomNight) if n.taken}
     assert counters == {k: v for k, v in recount.items() if v}
-    assert all(v <= 2 for v in counters.values())
+    (room,) = await r.rows(RoomType)
+    assert all(v <= room.units for v in counters.values())
 
 
 stay = st.tuples(st.integers(0, 5), st.integers(1, 3), st.integers(1, 2))
@@ -255,6 +276,7 @@ stay = st.tuples(st.integers(0, 5), st.integers(1, 3), st.integers(1, 2))
 @PROPS
 @given(ops=st.lists(st.one_of(
     st.tuples(st.just("book"), stay), st.tuples(st.just("wait"), stay),
+    st.tuples(st.just("grow"), st.integers(1, 1)),
     st.tuples(st.just("modify"), idx, st.builds(
         lambda a, n: {"check_in": BASE + timedelta(days=a),
                       "check_out": BASE + timedelta(days=a + n)},
@@ -314,3 +336,50 @@ slot = st.tuples(st.integers(0, 12), st.one_of(st.none(), st.integers(0, 1)))
     *ops_common), max_size=18))
 def test_slot_sequences_never_overlap_a_resource(sqlite_template, tmp_path, ops) -> None:
     run(sqlite_template, tmp_path, "slots", "spa", _slots, ops, _slot_request, _slot_check)
+
+
+# tables in groups --------------------------------------------------------------------------
+
+EVENING = datetime(2026, 6, 3, 16, 0, tzinfo=T0.tzinfo)  # 18:00 in Berlin
+
+
+async def _tables(r: Run) -> dict[str, Any]:
+    hours = {d: [["18:00", "23:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+
+    async def add_table(max_party: int, combinable: bool = True) -> int:
+        res = await setup.create_resource(db=r.c.db, principal=r.admin,
+                                          offering_id=r.offering, kind="table",
+                                          name=f"T{max_party}", min_party=1,
+                                          max_party=max_party, combinable=combinable,
+                                          weekly_hours=hours, now=r.clock.now())
+        return int(res.id)
+
+    for size, comb in ((2, True), (2, True), (4, True), (4, True), (4, True), (6, False)):
+        await add_table(size, comb)
+
+    async def grow(n: int) -> None:
+        await add_table(2 * n)
+    r.grow = grow
+    svc = await setup.create_service(db=r.c.db, principal=r.admin, offering_id=r.offering,
+                                     name="Dinner", duration_minutes=90, price=0)
+    return {"service": svc.id}
+
+
+def _table_request(r: Run, ctx: dict[str, Any], op: tuple[Any, ...]) -> BookingRequest:
+    quarter, party = op[1]
+    return BookingRequest(offering_id=r.offering, service_id=ctx["service"],
+                          start=EVENING + timedelta(minutes=30 * quarter), party_size=party)
+
+
+party_at = st.tuples(st.integers(0, 4), st.integers(1, 16))
+
+
+@PROPS
+@given(ops=st.lists(st.one_of(
+    st.tuples(st.just("book"), party_at), st.tuples(st.just("wait"), party_at),
+    st.tuples(st.just("grow"), st.integers(1, 2)),
+    st.tuples(st.just("modify"), idx, st.fixed_dictionaries({"party_size": st.integers(1, 16)})),
+    *ops_common), max_size=18))
+def test_table_group_sequences_never_share_a_table(sqlite_template, tmp_path, ops) -> None:
+    run(sqlite_template, tmp_path, "slots", "restaurant", _tables, ops, _table_request,
+        _slot_check)

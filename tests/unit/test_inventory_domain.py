@@ -16,6 +16,7 @@ from bookpulse.domain.slots import (
     Schedule,
     ServiceTiming,
     TableInfo,
+    best_tables,
     free_starts,
     table_choices,
     within_hours,
@@ -168,6 +169,41 @@ def test_table_choices_smallest_single_then_combined_pairs() -> None:
     assert table_choices(tables, 2) == [(1,), (2,), (3,)]
     assert table_choices(tables, 4) == [(3,), (1, 2)]
     assert table_choices(tables, 7) == []
+
+
+def test_three_four_tops_seat_a_party_of_ten_with_least_waste() -> None:
+    four_tops = [TableInfo(i, 1, 4, True) for i in (1, 2, 3, 4)]
+    six = TableInfo(5, 2, 6, True)
+    assert best_tables(four_tops, 10) == (1, 2, 3), "12 seats for 10, lowest ids"
+    assert best_tables([*four_tops, six], 10) == (1, 5), "4 + 6: no seat wasted"
+    assert best_tables([*four_tops, six], 14) == (1, 2, 5), "fewest tables at 0 waste"
+    assert best_tables(four_tops, 16) == (1, 2, 3, 4)
+    assert best_tables(four_tops, 17) is None, "at most four tables"
+    assert best_tables(four_tops, 10, preferred=4) == (1, 2, 4)
+    assert best_tables(four_tops[:2], 10) is None
+    assert table_choices(four_tops, 10)[:2] == [(1, 2, 3), (1, 2, 4)]
+    assert (1, 2, 3, 4) not in table_choices(four_tops, 10), "no table to spare"
+
+
+tables_st = st.lists(st.tuples(st.integers(1, 4), st.integers(1, 8), st.booleans()),
+                     min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(raw=tables_st, party=st.integers(1, 24), busy=st.sets(st.integers(1, 8)),
+       preferred=st.one_of(st.none(), st.integers(1, 8)))
+def test_best_tables_is_the_first_free_choice(raw, party, busy, preferred) -> None:
+    tables = [TableInfo(i + 1, min(lo, hi), hi, comb) for i, (lo, hi, comb) in enumerate(raw)]
+    free = [t for t in tables if t.id not in busy]
+    expected = next((c for c in table_choices(tables, party)
+                     if not busy.intersection(c) and (preferred is None or preferred in c)),
+                    None)
+    assert best_tables(free, party, preferred=preferred) == expected
+    if expected is not None:
+        assert len(expected) <= 4 and len(set(expected)) == len(expected)
+        if len(expected) > 1:
+            seats = sorted(t.max_party for t in tables if t.id in expected)
+            assert sum(seats) >= party > sum(seats) - seats[0]
 
 
 def test_ticket_lines_and_quotas() -> None:

@@ -44,6 +44,7 @@ class Principal:
     name: str
     email: str | None = None
     memberships: dict[int, Role] = field(default_factory=dict)
+    phone: str | None = None
 
     @classmethod
     def system(cls, name: str = "system") -> Principal:

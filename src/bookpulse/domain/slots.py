@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import combinations, combinations_with_replacement
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -168,6 +169,10 @@ def free_starts(*, schedule: Schedule, day: date, tz: str, timing: ServiceTiming
     return starts
 
 
+#: At most this many combinable tables are pushed together for one party.
+MAX_COMBINED_TABLES = 4
+
+
 @dataclass(frozen=True, slots=True)
 class TableInfo:
     id: int
@@ -176,18 +181,67 @@ class TableInfo:
     combinable: bool
 
 
-def table_choices(tables: Sequence[TableInfo], party: int) -> list[tuple[int, ...]]:
-    """Table sets that seat ``party``, best first: single tables that fit (smallest
-    first), then pairs of combinable tables (smallest total first)."""
-    singles = sorted((t for t in tables if t.min_party <= party <= t.max_party),
+def _fits_alone(t: TableInfo, party: int) -> bool:
+    return t.min_party <= party <= t.max_party
+
+
+def _is_group(group: Sequence[TableInfo], party: int) -> bool:
+    """The group seats the party and no table of it could be left out."""
+    total = sum(t.max_party for t in group)
+    return total >= party > total - min(t.max_party for t in group)
+
+
+def table_choices(tables: Sequence[TableInfo], party: int, *,
+                  max_tables: int = MAX_COMBINED_TABLES) -> list[tuple[int, ...]]:
+    """Every table set that seats ``party``, best first: single tables that fit (smallest
+    first), then groups of 2 to ``max_tables`` combinable tables with no table to spare,
+    ordered by seats left empty, then number of tables, then table ids. This lists them
+    all (fine for a few tables); ``best_tables`` finds the first free one directly."""
+    singles = sorted((t for t in tables if _fits_alone(t, party)),
                      key=lambda t: (t.max_party, t.id))
-    choices: list[tuple[int, ...]] = [(t.id,) for t in singles]
     combinable = [t for t in tables if t.combinable]
-    pairs: list[tuple[int, tuple[int, ...]]] = []
-    for i, a in enumerate(combinable):
-        for b in combinable[i + 1:]:
-            total = a.max_party + b.max_party
-            if total >= party > max(a.max_party, b.max_party):
-                pairs.append((total, tuple(sorted((a.id, b.id)))))
-    choices.extend(ids for _, ids in sorted(pairs))
-    return choices
+    groups = sorted(
+        (sum(t.max_party for t in g) - party, k, tuple(sorted(t.id for t in g)))
+        for k in range(2, max_tables + 1) for g in combinations(combinable, k)
+        if _is_group(g, party))
+    return [(t.id,) for t in singles] + [ids for _, _, ids in groups]
+
+
+def best_tables(tables: Sequence[TableInfo], party: int, *, preferred: int | None = None,
+                max_tables: int = MAX_COMBINED_TABLES) -> tuple[int, ...] | None:
+    """The first set of ``table_choices(tables, party)`` (containing ``preferred`` if
+    given), or None. Pass the tables free at the wanted time to get the best free set.
+
+    Groups are searched by table size, not by table: for each multiset of sizes the
+    lowest ids of each size give the smallest ids, so the work depends on how many
+    different sizes there are (a handful), not on the number of tables."""
+    singles = [t for t in tables if _fits_alone(t, party)
+               and (preferred is None or t.id == preferred)]
+    if singles:
+        return (min(singles, key=lambda t: (t.max_party, t.id)).id,)
+    by_size: dict[int, list[int]] = {}
+    for t in sorted((t for t in tables if t.combinable), key=lambda t: t.id):
+        by_size.setdefault(t.max_party, []).append(t.id)
+    if preferred is not None and not any(preferred in ids for ids in by_size.values()):
+        return None
+    best: tuple[int, int, tuple[int, ...]] | None = None
+    for k in range(2, max_tables + 1):
+        for sizes in combinations_with_replacement(sorted(by_size), k):
+            total = sum(sizes)
+            if not total >= party > total - sizes[0]:
+                continue  # too small, or a table could be left out
+            chosen: list[int] = []
+            for size in sorted(set(sizes)):
+                n, pool = sizes.count(size), by_size[size]
+                if preferred in pool:
+                    pool = [preferred, *(i for i in pool if i != preferred)]
+                if len(pool) < n:
+                    break
+                chosen.extend(pool[:n])
+            else:
+                if preferred is not None and preferred not in chosen:
+                    continue
+                key = (total - party, k, tuple(sorted(chosen)))
+                if best is None or key < best:
+                    best = key
+    return best[2] if best else None

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ from bookpulse.adapters.realtime.hub import (
     CLOSE_TOO_SLOW,
     HUB_KEY,
     Close,
+    Item,
     LiveHub,
     Outgoing,
     Subscriber,
@@ -182,42 +184,90 @@ async def live_websocket(ws: WebSocket) -> None:
         await ws.close(code=CLOSE_TRY_LATER, reason="busy; try again")
         return
     sub = _register(hub, principal, expires, "ws")
+    del principal  # the subscriber keeps what it needs; this frame lives as long as ws
+    sender = _Sender(ws, hub, sub)
     try:
         if watch:
             await hub.watch(sub, watch)
-        pump = asyncio.create_task(_pump_websocket(ws, hub, sub, after))
+        sender.start(sender.run(hub.stream(sub, after_id=after, until_idle=True)))
         try:
-            await _receive_websocket(ws, hub, sub, pump)
+            await _receive_websocket(ws, hub, sub)
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            await sender.stop()
     finally:
         hub.unsubscribe(sub)
 
 
-async def _pump_websocket(ws: WebSocket, hub: LiveHub, sub: Subscriber,
-                          after: int | None) -> None:
-    timeout = hub.config.send_timeout
-    try:
-        async for item in hub.stream(sub, after_id=after):
-            if isinstance(item, Close):
-                await _close(ws, item.code, item.reason, sub)
+class _Sender:
+    """The one task that writes to a live WebSocket, running only while there is
+    something to write: the set-up (hello, replay, buffered events), then one short task
+    per burst of live messages. Thousands of idle connections hold no task for it."""
+
+    __slots__ = ("hub", "sub", "task", "ws")
+
+    def __init__(self, ws: WebSocket, hub: LiveHub, sub: Subscriber) -> None:
+        self.ws, self.hub, self.sub = ws, hub, sub
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, work: Any) -> None:
+        self.task = asyncio.get_running_loop().create_task(work)
+
+    def arm(self) -> None:
+        """Idle and live: the next message starts a sender."""
+        if self.sub.queue.empty():
+            self.task = None  # the caller, which ends now
+            self.sub.queue.on_put = self._wake
+        else:
+            self._wake()
+
+    def _wake(self) -> None:
+        self.start(self.run(self._queued()))
+
+    async def _queued(self) -> AsyncIterator[Item]:
+        queue = self.sub.queue
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
                 return
-            async with asyncio.timeout(timeout):
-                await ws.send_text(item.text)
-            if item.id is not None:
-                sub.last_sent = item.id
-    except TimeoutError:
-        hub.stats["dropped_slow"] += 1
-        await _close(ws, CLOSE_TOO_SLOW, "send timed out", sub)
-    except SQLAlchemyError as exc:
-        # The database failed during resume (a storm exhausted the pool, a failover):
-        # the client retries later and resumes from what it applied.
-        log.warning("live stream set-up failed: %s", exc.__class__.__name__)
-        await _close(ws, CLOSE_TRY_LATER, "busy; try again", sub)
-    except (WebSocketDisconnect, OSError):
-        return  # the client went away; the receiver ends the connection
+            if isinstance(item, Outgoing) and item.id is not None:
+                self.sub.last_id = item.id
+            yield item
+
+    async def run(self, items: AsyncIterator[Item]) -> None:
+        """Send ``items`` in order, then wait (without a task) for more."""
+        ws, hub, sub = self.ws, self.hub, self.sub
+        timeout = hub.config.send_timeout
+        try:
+            async for item in items:
+                if isinstance(item, Close):
+                    await _close(ws, item.code, item.reason, sub)
+                    return
+                async with asyncio.timeout(timeout):
+                    await ws.send_text(item.text)
+                if item.id is not None:
+                    sub.last_sent = item.id
+        except TimeoutError:
+            hub.stats["dropped_slow"] += 1
+            await _close(ws, CLOSE_TOO_SLOW, "send timed out", sub)
+            return
+        except SQLAlchemyError as exc:
+            # The database failed during resume (a storm exhausted the pool, a failover):
+            # the client retries later and resumes from what it applied.
+            log.warning("live stream set-up failed: %s", exc.__class__.__name__)
+            await _close(ws, CLOSE_TRY_LATER, "busy; try again", sub)
+            return
+        except (WebSocketDisconnect, OSError):
+            return  # the client went away; the receiver ends the connection
+        self.arm()
+
+    async def stop(self) -> None:
+        self.sub.queue.on_put = None
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 async def _close(ws: WebSocket, code: int, reason: str, sub: Subscriber) -> None:
@@ -229,8 +279,7 @@ async def _close(ws: WebSocket, code: int, reason: str, sub: Subscriber) -> None
             await ws.close(code=code, reason=_reason(f"{reason}; resume_from={sub.last_sent}"))
 
 
-async def _receive_websocket(ws: WebSocket, hub: LiveHub, sub: Subscriber,
-                             pump: asyncio.Task[None]) -> None:
+async def _receive_websocket(ws: WebSocket, hub: LiveHub, sub: Subscriber) -> None:
     """Read client messages until the connection ends (either side)."""
     window_start, count = asyncio.get_running_loop().time(), 0
     while True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -85,13 +86,62 @@ async def authenticate(*, db: UnitOfWorkFactory, hasher: PasswordHasher, email: 
     return user
 
 
-async def load_principal(*, db: UnitOfWorkFactory, user_id: int) -> Principal:
+async def load_principal(*, db: UnitOfWorkFactory, user_id: int,
+                         cache: PrincipalCache | None = None) -> Principal:
+    if cache is not None:
+        found = cache.get(user_id)
+        if found is not None:
+            return found
+        generation = cache.generation
     async with db(write=False) as uow:
         user, memberships = await uow.users.with_memberships(user_id)
     if user is None or not user.is_active:
         raise Unauthenticated("This account no longer exists.")
-    return Principal(user_id=user.id, name=user.name, email=user.email,
-                     memberships={org_id: Role(role) for org_id, role in memberships})
+    principal = Principal(user_id=user.id, name=user.name, email=user.email,
+                          phone=user.phone,
+                          memberships={org_id: Role(role) for org_id, role in memberships})
+    if cache is not None:
+        cache.put(principal, generation=generation)
+    return principal
+
+
+class PrincipalCache:
+    """Signed-in users with their roles, reused for a few seconds: every API request
+    needs them, and they change rarely. Any change to accounts or memberships made in
+    this process empties it (``forget_principals``); other instances see it within the
+    time to live."""
+
+    generation = 0  # bumped by forget_principals(); shared by every cache in the process
+
+    def __init__(self, ttl_seconds: float, *, max_entries: int = 50_000) -> None:
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[Principal, float, int]] = {}
+
+    def get(self, user_id: int) -> Principal | None:
+        entry = self._entries.get(user_id)
+        if entry is None:
+            return None
+        principal, expires, generation = entry
+        if generation != PrincipalCache.generation or time.monotonic() >= expires:
+            self._entries.pop(user_id, None)
+            return None
+        return principal
+
+    def put(self, principal: Principal, *, generation: int) -> None:
+        if self.ttl <= 0 or principal.user_id is None:
+            return
+        if generation != PrincipalCache.generation:
+            return  # something changed while it was read: do not keep a stale copy
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[principal.user_id] = (principal, time.monotonic() + self.ttl,
+                                            generation)
+
+
+def forget_principals() -> None:
+    """Accounts or memberships changed: read them again on the next request."""
+    PrincipalCache.generation += 1
 
 
 # Browser sessions -------------------------------------------------------------------
@@ -195,6 +245,7 @@ async def create_org_admin(*, db: UnitOfWorkFactory, hasher: PasswordHasher, ema
             membership.role = "admin"
         org_id, user_id = org.id, user.id
         await uow.commit()
+    forget_principals()
     return org_id, user_id
 
 
@@ -217,7 +268,8 @@ async def set_member(*, db: UnitOfWorkFactory, principal: Principal, org_id: int
         else:
             m.role = str(role)
         await uow.commit()
-        return user
+    forget_principals()
+    return user
 
 
 async def remove_member(*, db: UnitOfWorkFactory, principal: Principal, org_id: int,
@@ -232,3 +284,4 @@ async def remove_member(*, db: UnitOfWorkFactory, principal: Principal, org_id: 
             raise NotFound("No such member.")
         await uow.users.remove_membership(m)
         await uow.commit()
+    forget_principals()

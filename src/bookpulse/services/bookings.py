@@ -95,12 +95,17 @@ async def _customer(uow: Any, principal: Principal, offering: Any,
         return (user.id if user else None), contact
     if principal.user_id is None:
         raise Forbidden("Sign in to book.")
-    user = await uow.users.get(principal.user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    name = contact.name if contact and contact.name else user.name
-    phone = contact.phone if contact and contact.phone else user.phone
-    return user.id, Contact(name=name, email=user.email, phone=phone)
+    if principal.email:  # a signed-in principal carries the account's contact details
+        user_id, user_name, email, user_phone = (principal.user_id, principal.name,
+                                                 principal.email, principal.phone)
+    else:
+        user = await uow.users.get(principal.user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        user_id, user_name, email, user_phone = user.id, user.name, user.email, user.phone
+    name = contact.name if contact and contact.name else user_name
+    phone = contact.phone if contact and contact.phone else user_phone
+    return user_id, Contact(name=name, email=email, phone=phone)
 
 
 async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
@@ -129,9 +134,7 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
         customer_id, who = await _customer(uow, principal, offering, contact)
         handler = inventory.handler_for(offering.shape)
         reservation = await handler.reserve(uow, offering=offering, request=request, now=now)
-        ref = refs.new_reference()
-        while await uow.bookings.ref_exists(ref):  # rare, but real at millions of bookings
-            ref = refs.new_reference()
+        ref = refs.new_reference()  # a taken one is replaced by bookings.add
         auto = bool(offering.auto_confirm)
         details = dict(reservation.details)
         if request.notes:

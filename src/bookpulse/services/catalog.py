@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bookpulse.domain.errors import Forbidden, InvalidInput, NotFound
 from bookpulse.domain.model import KIND_SHAPES, Kind, Principal, Shape
+from bookpulse.services import inventory
 from bookpulse.services.ports import UnitOfWorkFactory
 
 OFFERING_FIELDS = {"name", "description", "location", "category", "timezone", "price",
@@ -165,11 +166,15 @@ async def create_session(*, db: UnitOfWorkFactory, principal: Principal, offerin
 async def update_session(*, db: UnitOfWorkFactory, principal: Principal, session_id: int,
                          now: datetime, capacity: int | None = None,
                          status: str | None = None) -> Any:
+    """More capacity, or a closed session scheduled again, is offered to the session's
+    waitlist in this transaction (under the session row lock)."""
     async with db(write=True) as uow:
         session = await uow.catalog.session(session_id, for_update=True)
         if session is None:
             raise NotFound("No such session.")
         _require_admin(principal, session.org_id)
+        grows = ((capacity is not None and capacity > session.capacity)
+                 or (status == "scheduled" and session.status != "scheduled"))
         if capacity is not None:
             if capacity < session.taken:
                 raise InvalidInput(
@@ -182,5 +187,9 @@ async def update_session(*, db: UnitOfWorkFactory, principal: Principal, session
             if status not in ("scheduled", "closed"):
                 raise InvalidInput("Status must be scheduled or closed.", field="status")
             session.status = status
+        if grows and session.status == "scheduled":
+            await inventory.after_added(uow, offering_id=session.offering_id, now=now,
+                                        session_id=session.id)
+            session = await uow.catalog.session(session_id, fresh=True)
         await uow.commit()
         return session

@@ -89,6 +89,27 @@ async def after_release(uow: Any, *, booking: Booking, now: datetime) -> None:
         await hook(uow, booking=booking, now=now)
 
 
+#: Called in the same transaction after an admin change that may add inventory (more
+#: capacity or units, a seat back on sale, a new table or therapist, longer hours...):
+#: the waitlist offers it to those in line there, as for released inventory.
+AddedHook = Callable[..., Awaitable[None]]
+_ADDED_HOOKS: list[AddedHook] = []
+
+
+def on_added(hook: AddedHook) -> None:
+    if hook not in _ADDED_HOOKS:
+        _ADDED_HOOKS.append(hook)
+
+
+async def after_added(uow: Any, *, offering_id: int, now: datetime,
+                      session_id: int | None = None) -> None:
+    """Run the added-inventory hooks for an offering (``session_id``: only that session
+    grew). Flushes the change first; call it before the commit."""
+    await uow.flush()
+    for hook in _ADDED_HOOKS:
+        await hook(uow, offering_id=offering_id, now=now, session_id=session_id)
+
+
 def register(shape: Shape, handler: ShapeInventory) -> None:
     _HANDLERS[shape] = handler
 

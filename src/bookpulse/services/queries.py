@@ -59,6 +59,5 @@ async def list_bookings(*, db: UnitOfWorkFactory, principal: Principal,
         rows = await uow.queries.bookings(**scope, **filters, after=after, limit=limit,
                                           descending=descending)
         bookings = list(rows)
-        offerings = {oid: await uow.catalog.offering(oid)
-                     for oid in {b.offering_id for b in bookings}}
+        offerings = await uow.catalog.offerings_by_id({b.offering_id for b in bookings})
     return bookings, offerings

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncEngine:
     url = async_url(url)
     if is_sqlite(url):
         database = make_url(url).database
@@ -40,7 +41,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
     # No pre-ping: it costs a round trip per checkout on the hot path. Connections are
     # recycled every 30 minutes and a dropped one fails its transaction, which is retried
     # by the client like any other failure.
-    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size,
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 2,
                               "pool_recycle": 1800}
     return create_async_engine(url, echo=echo, **kwargs)
 
@@ -59,6 +60,19 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _indexed_by(_conn: Any, _cursor: Any, statement: str, parameters: Any,
+                    context: Any, _executemany: bool) -> tuple[str, Any]:
+        # SQLAlchemy renders no table hints for SQLite: a statement with the execution
+        # option ``bp_indexed_by=(table, index)`` gets ``INDEXED BY`` on its first FROM of
+        # that table (see adapters/db/search.py for why the planner must be told).
+        hint = context.execution_options.get("bp_indexed_by") if context else None
+        if hint:
+            table, index = hint
+            statement = re.sub(rf"\bFROM {table}\b", f"FROM {table} INDEXED BY {index}",
+                               statement, count=1)
+        return statement, parameters
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

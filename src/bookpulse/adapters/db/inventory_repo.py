@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bookpulse.adapters.db.models import Booking as BookingRow
@@ -187,6 +187,19 @@ class SeatRepo(_Repo):
                              .execution_options(synchronize_session=False))
         return result.rowcount or 0  # type: ignore[attr-defined]
 
+    async def not_for_sale_count(self, layout_id: int, seat_ids: Sequence[int]) -> int:
+        return int(await self.s.scalar(select(func.count()).select_from(Seat).where(
+            Seat.layout_id == layout_id, Seat.id.in_(seat_ids),
+            Seat.for_sale.is_(False))) or 0)
+
+    async def sessions_on(self, layout_id: int, after: datetime) -> list[tuple[int, int]]:
+        """(session id, offering id) of the scheduled sessions on a layout that start
+        after ``after``, in start order."""
+        rows = await self.s.execute(select(Session.id, Session.offering_id).where(
+            Session.layout_id == layout_id, Session.status == "scheduled",
+            Session.start_at > after).order_by(Session.start_at, Session.id))
+        return [(int(i), int(o)) for i, o in rows.all()]
+
     async def sellable_count(self, layout_id: int) -> int:
         return int(await self.s.scalar(select(func.count()).select_from(Seat).where(
             Seat.layout_id == layout_id, Seat.for_sale.is_(True))) or 0)
@@ -312,17 +325,32 @@ class SlotRepo(_Repo):
 
 
 class WaitlistRepo(_Repo):
-    async def waiting(self, offering_id: int, *, limit: int = 20) -> list[str]:
-        """References of waitlisted bookings of an offering, first come first."""
+    async def waiting(self, offering_id: int, *, limit: int = 20,
+                      session_id: int | None = None) -> list[str]:
+        """References of waitlisted bookings of an offering (of one session, when
+        given), first come first."""
+        stmt = select(BookingRow.ref).where(BookingRow.offering_id == offering_id,
+                                            BookingRow.status == "waitlisted")
+        if session_id is not None:
+            stmt = stmt.where(BookingRow.session_id == session_id)
         return list((await self.s.scalars(
-            select(BookingRow.ref).where(BookingRow.offering_id == offering_id,
-                                         BookingRow.status == "waitlisted")
-            .order_by(BookingRow.created_at, BookingRow.id).limit(limit))).all())
+            stmt.order_by(BookingRow.created_at, BookingRow.id).limit(limit))).all())
 
     async def position(self, booking_id: int, offering_id: int) -> int:
         return int(await self.s.scalar(select(func.count()).select_from(BookingRow).where(
             BookingRow.offering_id == offering_id, BookingRow.status == "waitlisted",
             BookingRow.id <= booking_id)) or 0)
+
+
+_S = Session.__table__
+#: Built once: the statement of every capacity and seat booking.
+_TAKE_PLACES = (
+    update(_S)
+    .where(_S.c.id == bindparam("p_session"), _S.c.offering_id == bindparam("p_offering"),
+           _S.c.status == "scheduled", _S.c.start_at > bindparam("p_now"),
+           _S.c.taken + bindparam("p_quantity") <= _S.c.capacity)
+    .values(taken=_S.c.taken + bindparam("p_quantity"))
+    .returning(_S.c.start_at, _S.c.end_at, _S.c.layout_id))
 
 
 class ShapeRepos:
@@ -346,12 +374,7 @@ class ShapeRepos:
         to a scheduled, future session of this offering if it stays within capacity,
         returning (start_at, end_at, layout_id); None when any condition fails (the
         caller then reads the session to say which). Locks the session row until commit."""
-        result = await self.s.execute(
-            update(Session)
-            .where(Session.id == session_id, Session.offering_id == offering_id,
-                   Session.status == "scheduled", Session.start_at > now,
-                   Session.taken + quantity <= Session.capacity)
-            .values(taken=Session.taken + quantity)
-            .returning(Session.start_at, Session.end_at, Session.layout_id)
-            .execution_options(synchronize_session=False))
+        result = await self.s.execute(_TAKE_PLACES, {
+            "p_session": session_id, "p_offering": offering_id, "p_now": now,
+            "p_quantity": quantity})
         return result.first()

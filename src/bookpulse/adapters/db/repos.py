@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bookpulse.adapters.db import search
 from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import (
     BookingEvent,
@@ -22,6 +24,7 @@ from bookpulse.adapters.db.models import (
     Venue,
     WebSession,
 )
+from bookpulse.domain import refs
 from bookpulse.domain.errors import AlreadyExists, VersionConflict
 from bookpulse.domain.lifecycle import PaymentStatus, Status
 from bookpulse.domain.model import Booking, Kind, Shape
@@ -32,7 +35,30 @@ _MUTABLE = ("status", "payment_status", "quantity", "start_at", "end_at", "price
             "customer_phone", "updated_at")
 
 
-def to_domain(row: BookingRow) -> Booking:
+_B = BookingRow.__table__
+_BY_REF = select(_B).where(_B.c.ref == bindparam("b_ref"))
+_BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
+_BY_ID = select(_B).where(_B.c.id == bindparam("b_id"))
+_BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
+_SAVE = (update(_B)
+         .where(_B.c.id == bindparam("b_id"), _B.c.version == bindparam("b_expected"))
+         .values({name: bindparam(f"v_{name}", type_=_B.c[name].type)
+                  for name in (*_MUTABLE, "version")}))
+
+
+_INSERTED = ("ref", "org_id", "offering_id", "session_id", "customer_id", "customer_name",
+             "customer_email", "customer_phone", "kind", "shape", "status", "payment_status",
+             "quantity", "start_at", "end_at", "price_total", "currency", "hold_until",
+             "policy", "details", "version", "created_at", "updated_at")
+_INSERT_PG, _INSERT_SQLITE = (
+    dialect_insert(_B)
+    .values({name: bindparam(f"v_{name}", type_=_B.c[name].type) for name in _INSERTED})
+    .on_conflict_do_nothing(index_elements=["ref"])
+    .returning(_B.c.id)
+    for dialect_insert in (postgresql.insert, sqlite.insert))
+
+
+def to_domain(row: Any) -> Booking:
     return Booking(
         id=row.id, ref=row.ref, org_id=row.org_id, offering_id=row.offering_id,
         session_id=row.session_id, customer_id=row.customer_id,
@@ -62,44 +88,46 @@ def _row_values(b: Booking) -> dict[str, Any]:
 
 
 class BookingRepo:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, sqlite: bool = False) -> None:
         self.s = session
+        self._insert = _INSERT_SQLITE if sqlite else _INSERT_PG
+
+    # The hot statements are built once; rows come back as plain rows (no ORM objects:
+    # the domain gets a ``Booking`` either way).
 
     async def get_by_ref(self, ref: str, *, for_update: bool = False) -> Booking | None:
-        stmt = select(BookingRow).where(BookingRow.ref == ref)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.s.execute(stmt)).scalar_one_or_none()
+        stmt = _BY_REF_FOR_UPDATE if for_update else _BY_REF
+        row = (await self.s.execute(stmt, {"b_ref": ref})).first()
         return to_domain(row) if row else None
 
     async def get(self, booking_id: int, *, for_update: bool = False) -> Booking | None:
-        stmt = select(BookingRow).where(BookingRow.id == booking_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        row = (await self.s.execute(stmt)).scalar_one_or_none()
+        stmt = _BY_ID_FOR_UPDATE if for_update else _BY_ID
+        row = (await self.s.execute(stmt, {"b_id": booking_id})).first()
         return to_domain(row) if row else None
+
+    async def add(self, booking: Booking) -> Booking:
+        """Insert the booking; should its random reference be taken already (rare, but
+        real at millions of bookings), draw another. ``ON CONFLICT DO NOTHING`` keeps
+        the transaction usable on PostgreSQL, and costs no extra round trip when the
+        reference is free."""
+        params = {f"v_{name}": value for name, value in _row_values(booking).items()}
+        while True:
+            new_id = (await self.s.execute(self._insert, params)).scalar_one_or_none()
+            if new_id is not None:
+                booking.id = new_id
+                return booking
+            booking.ref = params["v_ref"] = refs.new_reference()
 
     async def ref_exists(self, ref: str) -> bool:
         return (await self.s.scalar(select(BookingRow.id).where(BookingRow.ref == ref))) is not None
 
-    async def add(self, booking: Booking) -> Booking:
-        row = BookingRow(**_row_values(booking))
-        self.s.add(row)
-        await self.s.flush()
-        booking.id = row.id
-        return booking
-
     async def save(self, booking: Booking, *, expected_version: int) -> None:
-        values = {name: getattr(booking, name) for name in _MUTABLE}
-        values["status"] = str(booking.status)
-        values["payment_status"] = str(booking.payment_status)
-        values["version"] = booking.version
-        result = await self.s.execute(
-            update(BookingRow)
-            .where(BookingRow.id == booking.id, BookingRow.version == expected_version)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        params = {f"v_{name}": getattr(booking, name) for name in _MUTABLE}
+        params["v_status"] = str(booking.status)
+        params["v_payment_status"] = str(booking.payment_status)
+        params["v_version"] = booking.version
+        params["b_id"], params["b_expected"] = booking.id, expected_version
+        result = await self.s.execute(_SAVE, params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise VersionConflict(ref=booking.ref)
 
@@ -135,28 +163,39 @@ class CapacityRepo:
         )
 
 
+_K = IdempotencyKey.__table__
+_KEY_GET = select(_K.c.request_hash, _K.c.status_code, _K.c.body).where(
+    _K.c.user_id == bindparam("k_user"), _K.c.key == bindparam("k_key"))
+_KEY_INSERT_PG, _KEY_INSERT_SQLITE = (
+    dialect_insert(_K)
+    .values(user_id=bindparam("k_user"), key=bindparam("k_key"),
+            request_hash=bindparam("k_hash"), status_code=bindparam("k_status"),
+            body=bindparam("k_body", type_=_K.c.body.type),
+            created_at=bindparam("k_at", type_=_K.c.created_at.type))
+    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    .returning(_K.c.id)
+    for dialect_insert in (postgresql.insert, sqlite.insert))
+
+
 class IdempotencyRepo:
-    def __init__(self, session: AsyncSession) -> None:
+
+    def __init__(self, session: AsyncSession, *, sqlite: bool = False) -> None:
         self.s = session
+        self._insert = _KEY_INSERT_SQLITE if sqlite else _KEY_INSERT_PG
 
     async def get(self, *, user_id: int, key: str) -> dict[str, Any] | None:
-        row = (await self.s.execute(
-            select(IdempotencyKey).where(IdempotencyKey.user_id == user_id,
-                                         IdempotencyKey.key == key)
-        )).scalar_one_or_none()
+        row = (await self.s.execute(_KEY_GET, {"k_user": user_id, "k_key": key})).first()
         if row is None:
             return None
         return {"request_hash": row.request_hash, "status": row.status_code, "body": row.body}
 
     async def put(self, *, user_id: int, key: str, request_hash: str, status: int,
                   body: dict[str, Any], now: datetime) -> None:
-        self.s.add(IdempotencyKey(user_id=user_id, key=key, request_hash=request_hash,
-                                  status_code=status, body=body, created_at=now))
-        try:
-            await self.s.flush()
-        except IntegrityError as exc:  # a concurrent request with the same key won
-            raise AlreadyExists("This idempotency key is in use.",
-                                field="idempotency_key") from exc
+        stored = (await self.s.execute(self._insert, {
+            "k_user": user_id, "k_key": key, "k_hash": request_hash, "k_status": status,
+            "k_body": body, "k_at": now})).scalar_one_or_none()
+        if stored is None:  # a concurrent request with the same key won
+            raise AlreadyExists("This idempotency key is in use.", field="idempotency_key")
 
     async def purge(self, *, before: datetime) -> int:
         result = await self.s.execute(
@@ -214,6 +253,13 @@ class CatalogRepo:
             stmt = stmt.with_for_update()
         return (await self.s.execute(stmt)).scalar_one_or_none()
 
+    async def offerings_by_id(self, offering_ids: set[int]) -> dict[int, Offering]:
+        """The offerings with these ids (archived ones too), in one query."""
+        if not offering_ids:
+            return {}
+        rows = await self.s.scalars(select(Offering).where(Offering.id.in_(offering_ids)))
+        return {o.id: o for o in rows}
+
     async def offerings(self, *, org_id: int | None = None, kind: str | None = None,
                         q: str | None = None, location: str | None = None,
                         category: str | None = None, price_min: int | None = None,
@@ -255,10 +301,15 @@ class CatalogRepo:
         stmt = stmt.order_by(Offering.id).limit(limit)
         return list((await self.s.scalars(stmt)).all())
 
-    async def session(self, session_id: int, *, for_update: bool = False) -> Session | None:
+    async def session(self, session_id: int, *, for_update: bool = False,
+                      fresh: bool = False) -> Session | None:
+        """``fresh``: reload the row even if this unit of work has it (``taken`` is
+        changed by conditional updates that bypass the loaded object)."""
         stmt = select(Session).where(Session.id == session_id)
         if for_update:
             stmt = stmt.with_for_update()
+        if fresh:
+            stmt = stmt.execution_options(populate_existing=True)
         return (await self.s.execute(stmt)).scalar_one_or_none()
 
     async def sessions(self, offering_id: int, *, date_from: datetime | None = None,
@@ -359,20 +410,10 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-#: Up to this many trigram matches are looked up by id and sorted (see QueryRepo).
-SEARCH_CANDIDATES = 5000
-
-
-def _trigram_candidates(fragment: str, limit: int | None = None) -> Any:
-    """Row ids whose name, e-mail or phone contain ``fragment`` (any case), from the
-    SQLite FTS5 trigram index ``bookings_search``."""
-    from sqlalchemy import column, text
-
-    phrase = '"' + fragment.replace('"', '""') + '"'
-    sql = "SELECT rowid FROM bookings_search WHERE bookings_search MATCH :bp_fragment"
-    if limit is not None:
-        sql += f" LIMIT {int(limit)}"
-    return text(sql).bindparams(bp_fragment=phrase).columns(column("rowid"))
+def _is_reference(text: str) -> bool:
+    """``q`` names one booking: ``BP-...`` or a bare upper-case six-character code."""
+    upper = text.upper()
+    return upper.startswith("BP-") or (len(text) == 6 and text.isalnum() and upper == text)
 
 
 class QueryRepo:
@@ -382,34 +423,25 @@ class QueryRepo:
         self.s = session
         self.sqlite = sqlite
 
-    async def _search_candidates(self, q: str | None) -> list[int] | None:
-        """SQLite: the ids whose name, e-mail or phone contain the ``q`` fragment (plus the
-        booking whose reference is ``q``), when there are at most ``SEARCH_CANDIDATES``;
-        None when there are more (a common fragment: walking the start index with the
-        LIKEs finds a page of matches after a few hundred rows) or when ``q`` is not a
-        fragment search."""
+    async def _fragment(self, q: str | None, *, org_ids: list[int] | None,
+                        for_count: bool = False) -> search.Fragment | None:
+        """How to narrow by the ``q`` fragment (None: no fragment search; see
+        ``search.plan``)."""
         text = (q or "").strip()
-        upper = text.upper()
-        if (not self.sqlite or len(text) < 3 or upper.startswith("BP-")
-                or (len(text) == 6 and text.isalnum() and upper == text)):
+        if not text or _is_reference(text):
             return None
-        ids = list((await self.s.scalars(
-            _trigram_candidates(text, limit=SEARCH_CANDIDATES + 1))).all())
-        if len(ids) > SEARCH_CANDIDATES:
-            return None
-        ids += list((await self.s.scalars(
-            select(BookingRow.id).where(BookingRow.ref == upper))).all())
-        return ids
+        return await search.plan(self.s, text, sqlite=self.sqlite, org_ids=org_ids,
+                                 for_count=for_count)
 
     def _booking_filter(self, stmt: Select[Any], *, org_ids: list[int] | None,
                         customer_id: int | None, status: list[str] | None,
                         kind: str | None, offering_id: int | None,
                         date_from: datetime | None, date_to: datetime | None,
-                        q: str | None, candidates: list[int] | None = None) -> Select[Any]:
-        if candidates is not None:
-            # A short candidate list from the trigram index: look those rows up by id
-            # and sort them (``org_id + 0`` keeps SQLite from walking the org index instead).
-            stmt = stmt.where(BookingRow.id.in_(candidates))
+                        q: str | None, fragment: search.Fragment | None = None) -> Select[Any]:
+        if fragment is not None and fragment.listed is not None:
+            # Few matches, all listed by the trigram index: look those rows up by id and
+            # sort them (``org_id + 0`` keeps SQLite from walking the org index instead).
+            stmt = stmt.where(fragment.listed)
             if org_ids is not None:
                 stmt = stmt.where((BookingRow.org_id + 0).in_(org_ids))
         elif org_ids is not None:
@@ -426,23 +458,17 @@ class QueryRepo:
             stmt = stmt.where(BookingRow.start_at >= date_from)
         if date_to is not None:
             stmt = stmt.where(BookingRow.start_at < date_to)
-        if q:
-            text = q.strip()
+        text = (q or "").strip()
+        if text and _is_reference(text):
             upper = text.upper()
-            if upper.startswith("BP-") or (len(text) == 6 and text.isalnum() and upper == text):
-                ref = upper if upper.startswith("BP-") else f"BP-{upper}"
-                stmt = stmt.where(BookingRow.ref == ref)
-            else:
-                like = f"%{_escape_like(text.lower())}%"
-                fragment = or_(
-                    func.lower(BookingRow.customer_name).like(like, escape="\\"),
-                    func.lower(BookingRow.customer_email).like(like, escape="\\"),
-                    BookingRow.customer_phone.like(like, escape="\\"),
-                )
-                # SQLite: ``candidates`` (from the FTS5 trigram table of migration
-                # 0007_analytics) already narrowed the rows; the LIKEs still decide, so the
-                # results are unchanged. PostgreSQL uses its pg_trgm indexes for the LIKEs.
-                stmt = stmt.where(or_(fragment, BookingRow.ref == upper))
+            stmt = stmt.where(BookingRow.ref == (upper if upper.startswith("BP-")
+                                                 else f"BP-{upper}"))
+        elif fragment is not None:
+            # The search-text LIKE decides in both plans, so they give the same rows.
+            stmt = stmt.where(fragment.where)
+            if fragment.walk and self.sqlite and org_ids is not None and customer_id is None:
+                stmt = stmt.execution_options(
+                    bp_indexed_by=(BookingRow.__tablename__, search.WALK_INDEX))
         return stmt
 
     async def bookings(self, *, org_ids: list[int] | None = None,
@@ -453,11 +479,11 @@ class QueryRepo:
                        limit: int = 50, descending: bool = True) -> list[Booking]:
         """Bookings ordered by start (newest first by default), keyset-paginated by
         (start_at, id)."""
+        fragment = await self._fragment(q, org_ids=org_ids)
         stmt = self._booking_filter(select(BookingRow), org_ids=org_ids,
                                     customer_id=customer_id, status=status, kind=kind,
                                     offering_id=offering_id, date_from=date_from,
-                                    date_to=date_to, q=q,
-                                    candidates=await self._search_candidates(q))
+                                    date_to=date_to, q=q, fragment=fragment)
         if after is not None:
             start, bid = after
             if descending:
@@ -468,13 +494,15 @@ class QueryRepo:
                                       and_(BookingRow.start_at == start, BookingRow.id > bid)))
         order = ((BookingRow.start_at.desc(), BookingRow.id.desc()) if descending
                  else (BookingRow.start_at.asc(), BookingRow.id.asc()))
-        rows = (await self.s.scalars(stmt.order_by(*order).limit(limit))).all()
+        async with search.steer(self.s, fragment, sqlite=self.sqlite):
+            rows = (await self.s.scalars(stmt.order_by(*order).limit(limit))).all()
         return [to_domain(r) for r in rows]
 
     async def count_bookings(self, **filters: Any) -> int:
-        candidates = await self._search_candidates(filters.get("q"))
+        fragment = await self._fragment(filters.get("q"), org_ids=filters.get("org_ids"),
+                                        for_count=True)
         stmt = self._booking_filter(select(func.count()).select_from(BookingRow), **filters,
-                                    candidates=candidates)
+                                    fragment=fragment)
         return int((await self.s.scalar(stmt)) or 0)
 
     async def status_counts(self, *, org_ids: list[int], date_from: datetime | None = None,

@@ -11,11 +11,12 @@ are serialized by BEGIN IMMEDIATE (and an in-process lock), which gives the same
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
@@ -50,9 +51,9 @@ class SqlUnitOfWork:
         self._lock_held = False
         self.session: AsyncSession = db.sessionmaker(write=write)()
         self.events = EventLogWriter()
-        self.bookings = repos.BookingRepo(self.session)
+        self.bookings = repos.BookingRepo(self.session, sqlite=db.sqlite)
         self.capacity = repos.CapacityRepo(self.session)
-        self.idempotency = repos.IdempotencyRepo(self.session)
+        self.idempotency = repos.IdempotencyRepo(self.session, sqlite=db.sqlite)
         self.catalog = repos.CatalogRepo(self.session)
         self.users = repos.UserRepo(self.session)
         self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite)
@@ -115,34 +116,77 @@ class SqlUnitOfWork:
         self.events.pending = []
 
     async def _write_events(self, pending: list[NewEvent]) -> None:
-        n = len(pending)
+        rows = [{
+            "booking_id": e.booking_id, "org_id": e.org_id, "customer_id": e.customer_id,
+            "offering_id": e.offering_id, "type": str(e.type),
+            "from_status": str(e.from_status) if e.from_status else None,
+            "to_status": str(e.to_status) if e.to_status else None,
+            "actor_id": e.actor_id, "actor_name": e.actor_name,
+            "actor_role": str(e.actor_role), "reason": e.reason, "data": e.data,
+            "booking_version": e.booking_version, "created_at": e.created_at,
+        } for e in pending]
+        if self._db.sqlite:
+            first = await self._write_events_stepwise(rows)
+        else:
+            await self.session.flush()  # rows the events refer to must exist first
+            first = await self._write_events_at_once(rows)
+        self.events.appended_ids = list(range(first, first + len(rows)))
+
+    async def _write_events_at_once(self, rows: list[dict[str, Any]]) -> int:
+        """PostgreSQL: head update, event rows and the bookings' ``last_event_id`` in one
+        statement, so the head row lock is held for one round trip and the commit."""
+        payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
+                              for i, r in enumerate(rows)])
+        result = await self.session.execute(_PG_APPEND, {"n": len(rows), "rows": payload})
+        return int(result.scalar_one()) + 1
+
+    async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
+        n = len(rows)
         last = (await self.session.execute(
             update(EventLogHead).where(EventLogHead.id == 1)
             .values(last_id=EventLogHead.last_id + n).returning(EventLogHead.last_id)
         )).scalar_one()
         first = last - n + 1
-        rows = []
         last_per_booking: dict[int, int] = {}
-        for offset, e in enumerate(pending):
-            event_id = first + offset
-            last_per_booking[e.booking_id] = event_id
-            rows.append({
-                "id": event_id, "booking_id": e.booking_id, "org_id": e.org_id,
-                "customer_id": e.customer_id, "offering_id": e.offering_id,
-                "type": str(e.type),
-                "from_status": str(e.from_status) if e.from_status else None,
-                "to_status": str(e.to_status) if e.to_status else None,
-                "actor_id": e.actor_id, "actor_name": e.actor_name,
-                "actor_role": str(e.actor_role), "reason": e.reason, "data": e.data,
-                "booking_version": e.booking_version, "created_at": e.created_at,
-            })
+        for offset, row in enumerate(rows):
+            row["id"] = first + offset
+            last_per_booking[row["booking_id"]] = row["id"]
         await self.session.execute(insert(BookingEvent), rows)
         for booking_id, event_id in last_per_booking.items():
             await self.session.execute(
                 update(BookingRow).where(BookingRow.id == booking_id)
                 .values(last_event_id=event_id)
             )
-        self.events.appended_ids = [r["id"] for r in rows]
+        return int(first)
+
+
+#: One round trip for the event log append on PostgreSQL (see ``_write_events_at_once``):
+#: take ``n`` ids under the head row lock, insert the events with them, and point each
+#: booking at its newest event. Returns the id before the first new one.
+_PG_APPEND = text("""
+WITH head AS (
+    UPDATE event_log_head SET last_id = last_id + :n WHERE id = 1
+    RETURNING last_id - :n AS base
+), ins AS (
+    INSERT INTO booking_events (id, booking_id, org_id, customer_id, offering_id, type,
+                                from_status, to_status, actor_id, actor_name, actor_role,
+                                reason, data, booking_version, created_at)
+    SELECT head.base + 1 + r.ord, r.booking_id, r.org_id, r.customer_id, r.offering_id,
+           r.type, r.from_status, r.to_status, r.actor_id, r.actor_name, r.actor_role,
+           r.reason, r.data, r.booking_version, r.created_at
+    FROM head, jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+        ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
+        type text, from_status text, to_status text, actor_id int, actor_name text,
+        actor_role text, reason text, data jsonb, booking_version int,
+        created_at timestamptz)
+    RETURNING id, booking_id
+), latest AS (
+    UPDATE bookings SET last_event_id = m.id
+    FROM (SELECT booking_id, max(id) AS id FROM ins GROUP BY booking_id) AS m
+    WHERE bookings.id = m.booking_id
+)
+SELECT base FROM head
+""")
 
 
 class Database:

@@ -35,7 +35,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -91,6 +91,59 @@ class Outgoing(NamedTuple):
 Item = Outgoing | Close
 
 
+class Mailbox:
+    """A bounded queue for one connection, built for thousands of idle ones: it holds
+    no deque while empty and at most one waiter (``asyncio.Queue`` keeps three deques,
+    about 2 KiB, per connection for as long as it lives)."""
+
+    __slots__ = ("_items", "_waiter", "maxsize", "on_put")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[Item] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        #: Called once, on the next put: lets a transport start a sender only when
+        #: there is something to send (it re-arms it when done).
+        self.on_put: Callable[[], None] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def full(self) -> bool:
+        return self._items is not None and len(self._items) >= self.maxsize
+
+    def put_nowait(self, item: Item) -> None:
+        if self._items is None:
+            self._items = deque()
+        elif len(self._items) >= self.maxsize:
+            raise asyncio.QueueFull
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        callback, self.on_put = self.on_put, None
+        if callback is not None:
+            callback()
+
+    def get_nowait(self) -> Item:
+        items = self._items
+        if not items:
+            raise asyncio.QueueEmpty
+        item = items.popleft()
+        if not items:
+            self._items = None
+        return item
+
+    async def get(self) -> Item:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self.get_nowait()
+
+
 class Subscriber:
     """One connection's cached authorization and its queue. Created by ``LiveHub``."""
 
@@ -106,7 +159,7 @@ class Subscriber:
         self.watching: frozenset[int] = frozenset()
         self.expires_at = expires_at
         self.transport = transport
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(maxsize=queue_size)
+        self.queue = Mailbox(queue_size)
         self.buffer: deque[Outgoing] | None = deque()  # None once live
         self.closing: Close | None = None
         self.offered = 0        # highest event id handed to the buffer/queue
@@ -215,10 +268,15 @@ class LiveHub:
         sub.watching = frozenset(allowed)
         return sorted(allowed), [i for i in wanted if i not in allowed]
 
-    async def stream(self, sub: Subscriber, *, after_id: int | None) -> AsyncIterator[Item]:
+    async def stream(self, sub: Subscriber, *, after_id: int | None,
+                     until_idle: bool = False) -> AsyncIterator[Item]:
         """Everything ``sub`` may see after ``after_id`` then live, once each, in order;
         ends with a ``Close``. ``after_id=None`` starts from now. The caller must call
-        ``unsubscribe`` when done (also when the transport fails)."""
+        ``unsubscribe`` when done (also when the transport fails).
+
+        With ``until_idle`` it also ends once ``sub`` is live and nothing waits in its
+        queue; the caller then takes what arrives from ``sub.queue`` itself (see
+        ``Mailbox.on_put``), so an idle connection needs no task waiting on it."""
         p0 = self.position
         start, reset_reason = await self._resume_point(after_id, p0)
         sub.start_from = start
@@ -249,6 +307,8 @@ class LiveHub:
             return
         sub.buffer = None  # live from here: dispatch now fills the queue
         while True:
+            if until_idle and sub.queue.empty():
+                return
             queued = await sub.queue.get()
             if isinstance(queued, Close):
                 yield queued
@@ -385,11 +445,19 @@ class LiveHub:
         wake = self._wake
         failures = 0
         while True:
+            woken_at: int | None = None
             try:
                 async with asyncio.timeout(self.config.poll_interval):
-                    await wake.get()
+                    woken_at = await wake.get()
+                while not wake.empty():
+                    woken_at = max(woken_at, wake.get_nowait())
             except TimeoutError:
                 pass  # poll anyway: a lost wake-up must not delay an event for long
+            if not self._subs and woken_at is not None and not self._read_lock.locked():
+                # Nobody listens: note how far the log goes without reading it (the
+                # timed poll above still reads the head now and then).
+                self.position = max(self.position, woken_at)
+                continue
             try:
                 await self.catch_up()
                 failures = 0

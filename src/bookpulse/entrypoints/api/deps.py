@@ -26,6 +26,11 @@ def container(request: Request) -> Container:
     return request.app.state.container  # type: ignore[no-any-return]
 
 
+async def _container_dep(request: Request) -> Container:
+    # async: FastAPI would run a plain function in its thread pool, a thread hop per request.
+    return container(request)
+
+
 async def resolve_principal(request: Request) -> tuple[Principal, datetime] | None:
     """(principal, credential expiry) from a bearer token or the session cookie.
 
@@ -44,7 +49,8 @@ async def resolve_principal(request: Request) -> tuple[Principal, datetime] | No
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("Use 'Authorization: Bearer <access token>'.")
         user_id, expires = c.tokens.read(token.strip(), now=now)
-        result = (await accounts.load_principal(db=c.db, user_id=user_id), expires)
+        result = (await accounts.load_principal(db=c.db, user_id=user_id,
+                                                  cache=c.principals), expires)
     else:
         raw = request.cookies.get(SESSION_COOKIE)
         if raw:
@@ -57,7 +63,8 @@ async def resolve_principal(request: Request) -> tuple[Principal, datetime] | No
                         and not secrets.compare_digest(
                             request.headers.get(CSRF_HEADER, ""), csrf)):
                     raise Forbidden("Missing or wrong CSRF token.")
-                result = (await accounts.load_principal(db=c.db, user_id=user_id), expires)
+                result = (await accounts.load_principal(db=c.db, user_id=user_id,
+                                                  cache=c.principals), expires)
     request.state.auth = result if result is not None else "anonymous"
     return result
 
@@ -84,7 +91,7 @@ def require_member(principal: Principal, org_id: int) -> None:
         raise Forbidden("Only the organization's staff and admins may do this.")
 
 
-ContainerDep = Annotated[Container, Depends(container)]
+ContainerDep = Annotated[Container, Depends(_container_dep)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 

@@ -211,7 +211,7 @@ async def patch_seats(layout_id: Id, body: SeatPatch, c: ContainerDep,
     values = body.model_dump(exclude_unset=True, exclude={"seat_ids"})
     values = {k: v for k, v in values.items() if v is not None}
     n = await setup.update_seats(db=c.db, principal=principal, layout_id=layout_id,
-                                 seat_ids=body.seat_ids, values=values)
+                                 seat_ids=body.seat_ids, values=values, now=c.clock.now())
     return {"updated": n}
 
 
@@ -239,7 +239,7 @@ async def create_ticket_type(offering_id: Id, body: TicketTypeIn, c: ContainerDe
 async def update_ticket_type(type_id: Id, body: TicketTypePatch, c: ContainerDep,
                              principal: PrincipalDep) -> Any:
     row = await setup.update_ticket_type(db=c.db, principal=principal, type_id=type_id,
-                                         fields=_patch(body))
+                                         fields=_patch(body), now=c.clock.now())
     return _row(row, *TICKET)
 
 
@@ -277,6 +277,7 @@ async def set_rates(room_type_id: Id, body: RatesIn, c: ContainerDep,
 async def create_resource(offering_id: Id, body: ResourceIn, c: ContainerDep,
                           principal: PrincipalDep) -> Any:
     row = await setup.create_resource(db=c.db, principal=principal, offering_id=offering_id,
+                                      now=c.clock.now(),
                                       **_jsonable_schedule(body.model_dump()))
     return _row(row, *RESOURCE)
 
@@ -285,7 +286,8 @@ async def create_resource(offering_id: Id, body: ResourceIn, c: ContainerDep,
 async def update_resource(resource_id: Id, body: ResourcePatch, c: ContainerDep,
                           principal: PrincipalDep) -> Any:
     row = await setup.update_resource(db=c.db, principal=principal, resource_id=resource_id,
-                                      fields=_jsonable_schedule(_patch(body)))
+                                      fields=_jsonable_schedule(_patch(body)),
+                                      now=c.clock.now())
     return _row(row, *RESOURCE)
 
 
@@ -301,7 +303,7 @@ async def create_service(offering_id: Id, body: ServiceIn, c: ContainerDep,
 async def update_service(service_id: Id, body: ServicePatch, c: ContainerDep,
                          principal: PrincipalDep) -> Any:
     row = await setup.update_service(db=c.db, principal=principal, service_id=service_id,
-                                     fields=_patch(body))
+                                     fields=_patch(body), now=c.clock.now())
     return _row(row, *SERVICE)
 
 

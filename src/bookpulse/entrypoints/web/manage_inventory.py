@@ -209,7 +209,7 @@ async def add_resource(request: Request, org_id: Id, offering_id: Id) -> Respons
 
     async def act() -> None:
         await setup.create_resource(db=c.db, principal=principal, offering_id=offering_id,
-                                    **_resource_fields(form))
+                                    now=c.clock.now(), **_resource_fields(form))
     return await _done(request, org_id, offering_id, "Table or therapist", act)
 
 
@@ -225,7 +225,7 @@ async def edit_resource(request: Request, org_id: Id, offering_id: Id,
         fields = _resource_fields(form)
         fields["active"] = form.get("active") == "on"
         await setup.update_resource(db=c.db, principal=principal, resource_id=resource_id,
-                                    fields=fields)
+                                    fields=fields, now=c.clock.now())
     return await _done(request, org_id, offering_id, "Schedule", act)
 
 

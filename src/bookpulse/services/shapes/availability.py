@@ -11,7 +11,13 @@ from bookpulse.domain.errors import InvalidInput, NotFound
 from bookpulse.domain.slots import Interval, free_starts, within_hours
 from bookpulse.domain.stays import local_today
 from bookpulse.services.shapes.ports import UnitOfWorkFactory
-from bookpulse.services.shapes.slots import candidate_sets, schedule_of, timing_of
+from bookpulse.services.shapes.slots import (
+    candidate_sets,
+    schedule_of,
+    table_starts,
+    tables_of,
+    timing_of,
+)
 
 MAX_CALENDAR_DAYS = 92
 
@@ -124,8 +130,9 @@ async def slots(*, db: UnitOfWorkFactory, offering: Any, now: datetime, day: dat
             raise NotFound("No such service here.", field="service_id")
         resources = await repo.resources(offering.id)
         by_id = {r.id: r for r in resources}
-        sets = candidate_sets(resources, service, party_size, resource_id)
-        ids = sorted({i for s in sets for i in s})
+        tables = tables_of(resources)
+        sets = [] if tables else candidate_sets(resources, service, party_size, resource_id)
+        ids = sorted({r.id for r in tables} | {i for s in sets for i in s})
         claims = await repo.claims(ids, window_start.astimezone(UTC),
                                    window_end.astimezone(UTC)) if ids else []
     busy: dict[int, list[Interval]] = {}
@@ -134,6 +141,9 @@ async def slots(*, db: UnitOfWorkFactory, offering: Any, now: datetime, day: dat
     timing = timing_of(service)
     step = timedelta(minutes=int((offering.settings or {}).get("slot_step_minutes", 15)))
     best: dict[datetime, tuple[int, ...]] = {}
+    if tables:
+        best = table_starts(tables, party=party_size, preferred=resource_id, day=day, tz=tz,
+                            timing=timing, busy=busy, step=step, not_before=now)
     for chosen in sets:
         schedules = [schedule_of(by_id[i]) for i in chosen]
         blocked = [iv for i in chosen for iv in busy.get(i, [])]

@@ -11,6 +11,7 @@ from bookpulse.domain.errors import Forbidden, InvalidInput, NotFound
 from bookpulse.domain.model import Principal
 from bookpulse.domain.slots import Schedule
 from bookpulse.domain.stays import local_today
+from bookpulse.services import inventory
 from bookpulse.services.shapes.ports import UnitOfWorkFactory
 
 MAX_SEATS_PER_LAYOUT = 5000
@@ -143,8 +144,10 @@ async def layout_of(*, db: UnitOfWorkFactory, layout_id: int,
 
 
 async def update_seats(*, db: UnitOfWorkFactory, principal: Principal, layout_id: int,
-                       seat_ids: list[int], values: dict[str, Any]) -> int:
-    """Mark seats for sale or not, accessible or not, or move them to a category."""
+                       seat_ids: list[int], values: dict[str, Any], now: datetime) -> int:
+    """Mark seats for sale or not, accessible or not, or move them to a category. Seats
+    put back on sale add places to the layout's coming sessions (never beyond the seats
+    for sale) and are offered to their waitlists."""
     if not values:
         raise InvalidInput("Nothing to change.")
     async with db(write=True) as uow:
@@ -153,9 +156,24 @@ async def update_seats(*, db: UnitOfWorkFactory, principal: Principal, layout_id
         if "category_id" in values and values["category_id"] not in {
                 c.id for c in await repo.categories(layout_id)}:
             raise InvalidInput("No such category in this layout.", field="category_id")
+        reopened = (await repo.not_for_sale_count(layout_id, seat_ids)
+                    if values.get("for_sale") is True else 0)
         n = await repo.update_seats(layout_id, seat_ids, values)
+        if reopened:
+            await _seats_back_on_sale(uow, layout_id, reopened, now)
         await uow.commit()
         return int(n)
+
+
+async def _seats_back_on_sale(uow: Any, layout_id: int, seats: int, now: datetime) -> None:
+    sellable = await uow.shapes.seats.sellable_count(layout_id)
+    for session_id, offering_id in await uow.shapes.seats.sessions_on(layout_id, now):
+        session = await uow.catalog.session(session_id, for_update=True)
+        capacity = max(session.capacity, min(session.capacity + seats, sellable))
+        if capacity > session.capacity:
+            session.capacity = capacity
+        await inventory.after_added(uow, offering_id=offering_id, now=now,
+                                    session_id=session_id)
 
 
 async def create_seated_session(*, db: UnitOfWorkFactory, principal: Principal,
@@ -196,11 +214,17 @@ async def create_ticket_type(*, db: UnitOfWorkFactory, principal: Principal,
 
 
 async def update_ticket_type(*, db: UnitOfWorkFactory, principal: Principal, type_id: int,
-                             fields: dict[str, Any]) -> Any:
+                             fields: dict[str, Any], now: datetime) -> Any:
+    """A larger (or no) quota, or the type on sale again, is offered to the waitlist."""
     async with db(write=True) as uow:
         row = await _owned(uow, principal, await uow.shapes.tickets.type(type_id),
                            "ticket type")
+        quota = fields.get("quota", row.quota)
+        grows = ((row.quota is not None and (quota is None or quota > row.quota))
+                 or (fields.get("active") is True and not row.active))
         _apply(row, fields, {"name", "price", "quota", "position", "active"})
+        if grows and row.active:
+            await inventory.after_added(uow, offering_id=row.offering_id, now=now)
         await uow.commit()
         return row
 
@@ -219,7 +243,9 @@ async def create_room_type(*, db: UnitOfWorkFactory, principal: Principal,
 
 async def update_room_type(*, db: UnitOfWorkFactory, principal: Principal,
                            room_type_id: int, fields: dict[str, Any], now: datetime) -> Any:
-    """Units cannot drop below what is already sold on any night from today on."""
+    """Units cannot drop below what is already sold on any night from today on. More
+    units, a shorter minimum stay or the type on sale again is offered to the waitlist
+    (under the room type row lock)."""
     async with db(write=True) as uow:
         repo = uow.shapes.nights
         row = await _owned(uow, principal, await repo.room_type(room_type_id,
@@ -230,8 +256,13 @@ async def update_room_type(*, db: UnitOfWorkFactory, principal: Principal,
             if fields["units"] < sold:
                 raise InvalidInput(f"{sold} units are sold on some night; units cannot go "
                                    "below that.", field="units")
+        grows = (fields.get("units", row.units) > row.units
+                 or fields.get("min_stay", row.min_stay) < row.min_stay
+                 or (fields.get("active") is True and not row.active))
         _apply(row, fields, {"name", "description", "units", "default_rate", "min_stay",
                              "max_guests", "active"})
+        if grows and row.active:
+            await inventory.after_added(uow, offering_id=row.offering_id, now=now)
         await uow.commit()
         return row
 
@@ -274,25 +305,34 @@ def _check_resource(fields: dict[str, Any]) -> None:
 
 
 async def create_resource(*, db: UnitOfWorkFactory, principal: Principal, offering_id: int,
-                          **fields: Any) -> Any:
+                          now: datetime | None = None, **fields: Any) -> Any:
+    """A new table or therapist. With ``now`` (the admin pages and API pass it) the
+    offering's waitlist is offered what the new resource makes possible; set-up scripts
+    that build an offering before anyone waits may leave it out."""
     _check_resource(fields)
     async with db(write=True) as uow:
         offering = await _offering(uow, principal, offering_id, "slots")
         row = await uow.shapes.slots.add_resource(
             offering_id=offering.id, org_id=offering.org_id, active=True, **fields)
+        if now is not None:
+            await inventory.after_added(uow, offering_id=offering.id, now=now)
         await uow.commit()
         return row
 
 
 async def update_resource(*, db: UnitOfWorkFactory, principal: Principal, resource_id: int,
-                          fields: dict[str, Any]) -> Any:
-    """Schedule changes apply to new bookings; existing claims stay."""
+                          fields: dict[str, Any], now: datetime) -> Any:
+    """Schedule changes apply to new bookings; existing claims stay. Whatever the change
+    makes possible (longer hours, a larger or combinable table...) is offered to the
+    waitlist."""
     async with db(write=True) as uow:
         row = await _owned(uow, principal, await uow.shapes.slots.resource(resource_id),
                            "resource")
         merged = {k: getattr(row, k) for k in RESOURCE_FIELDS} | fields
         _check_resource(merged)
         _apply(row, fields, RESOURCE_FIELDS)
+        if set(fields) - {"name"} and row.active:
+            await inventory.after_added(uow, offering_id=row.offering_id, now=now)
         await uow.commit()
         return row
 
@@ -308,12 +348,16 @@ async def create_service(*, db: UnitOfWorkFactory, principal: Principal, offerin
 
 
 async def update_service(*, db: UnitOfWorkFactory, principal: Principal, service_id: int,
-                         fields: dict[str, Any]) -> Any:
+                         fields: dict[str, Any], now: datetime) -> Any:
+    """A shorter service, smaller buffers or another skill may fit where it did not:
+    the waitlist is offered it."""
     async with db(write=True) as uow:
         row = await _owned(uow, principal, await uow.shapes.slots.service(service_id),
                            "service")
         _apply(row, fields, {"name", "duration_minutes", "buffer_before", "buffer_after",
                              "price", "skill", "active"})
+        if set(fields) - {"name", "price"} and row.active:
+            await inventory.after_added(uow, offering_id=row.offering_id, now=now)
         await uow.commit()
         return row
 

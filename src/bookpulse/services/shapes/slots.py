@@ -1,20 +1,31 @@
 """Appointments and tables: a service at a start time on one resource (a therapist),
-or a party at a table (or two combinable tables).
+or a party at a table (or a group of up to ``MAX_COMBINED_TABLES`` combinable tables).
 
 Taking a slot locks the candidate resource rows in id order, reads their claims that
-overlap the wanted span, and claims the first free candidate. On PostgreSQL the
+overlap the wanted span, and claims the best free candidate (for tables: the best set
+of the free tables, see ``domain.slots.best_tables``). On PostgreSQL the
 ``resource_claims`` exclusion constraint is a second guard against overlap.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bookpulse.domain.errors import InvalidInput, NotFound, SlotTaken
 from bookpulse.domain.model import Booking, BookingRequest, Reservation
-from bookpulse.domain.slots import Schedule, ServiceTiming, TableInfo, table_choices, within_hours
+from bookpulse.domain.slots import (
+    Interval,
+    Schedule,
+    ServiceTiming,
+    TableInfo,
+    best_tables,
+    free_starts,
+    overlaps,
+    within_hours,
+    working_intervals,
+)
 
 
 def schedule_of(resource: Any) -> Schedule:
@@ -28,28 +39,91 @@ def timing_of(service: Any) -> ServiceTiming:
                          buffer_after=timedelta(minutes=service.buffer_after))
 
 
+def tables_of(resources: list[Any]) -> list[Any]:
+    """The active tables; an offering with any serves parties at tables only."""
+    return [r for r in resources if r.active and r.kind == "table"]
+
+
+def table_info(r: Any) -> TableInfo:
+    return TableInfo(r.id, r.min_party, r.max_party, r.combinable)
+
+
 def candidate_sets(resources: list[Any], service: Any, party: int,
                    preferred: int | None) -> list[tuple[int, ...]]:
-    """Resource sets that can serve this party, best first. Tables: the smallest table
-    that fits, then combinable pairs. Others (therapists): those with the service's
-    skill and room for the party. A preferred resource narrows the choice to it."""
-    active = [r for r in resources if r.active]
-    if any(r.kind == "table" for r in active):
-        tables = [TableInfo(r.id, r.min_party, r.max_party, r.combinable)
-                  for r in active if r.kind == "table"]
-        sets = table_choices(tables, party)
-    else:
-        sets = [(r.id,) for r in active
-                if (service.skill is None or service.skill in (r.skills or []))
-                and r.max_party >= party]
+    """Resources (not tables) that can serve this party, best first: those with the
+    service's skill and room for the party. A preferred resource narrows to it."""
+    sets: list[tuple[int, ...]] = [
+        (r.id,) for r in resources
+        if r.active and (service.skill is None or service.skill in (r.skills or []))
+        and r.max_party >= party]
     if preferred is not None:
         sets = [s for s in sets if preferred in s]
     return sets
 
 
+def table_starts(tables: list[Any], *, party: int, preferred: int | None, day: date,
+                 tz: str, timing: ServiceTiming, busy: dict[int, list[Interval]],
+                 step: timedelta, not_before: datetime) -> dict[datetime, tuple[int, ...]]:
+    """Start times on local date ``day`` with the tables a booking would get then: at
+    each start of any table's step grid, the best set of the tables in hours and free."""
+    schedules = {t.id: schedule_of(t) for t in tables}
+    hours = {i: [*working_intervals(sch, day, tz),
+                 *working_intervals(sch, day - timedelta(days=1), tz)]
+             for i, sch in schedules.items()}
+    starts = sorted({s for sch in schedules.values() for s in free_starts(
+        schedule=sch, day=day, tz=tz, timing=timing, busy=(), step=step,
+        not_before=not_before)})
+    out: dict[datetime, tuple[int, ...]] = {}
+    for start in starts:
+        end, claim = start + timing.duration, timing.claim(start)
+        free = [table_info(t) for t in tables
+                if any(a <= start and end <= b for a, b in hours[t.id])
+                and not any(overlaps(claim, iv) for iv in busy.get(t.id, ()))]
+        chosen = best_tables(free, party, preferred=preferred)
+        if chosen is not None:
+            out[start] = chosen
+    return out
+
+
 def _service_check(service: Any, offering: Any) -> None:
     if service is None or service.offering_id != offering.id or not service.active:
         raise NotFound("No such service here.", field="service_id")
+
+
+async def _choose(uow: Any, resources: list[Any], service: Any, party: int,
+                  preferred: int | None, tz: str, start: datetime,
+                  timing: ServiceTiming) -> tuple[int, ...]:
+    """Lock the candidates in id order, read their claims over the wanted span and pick
+    the best free set; ``SlotTaken`` when there is none."""
+    tables = tables_of(resources)
+    candidates: list[TableInfo] = []
+    if tables:
+        candidates = [table_info(t) for t in tables
+                      if (t.combinable or t.min_party <= party <= t.max_party)
+                      and within_hours(schedule_of(t), tz, start, timing)]
+        if best_tables(candidates, party, preferred=preferred) is None:
+            candidates = []  # not even with every table free
+        sets: list[tuple[int, ...]] = [(t.id,) for t in candidates]
+    else:
+        by_id = {r.id: r for r in resources}
+        sets = [s for s in candidate_sets(resources, service, party, preferred)
+                if within_hours(schedule_of(by_id[s[0]]), tz, start, timing)]
+    if not sets:
+        raise SlotTaken("Nobody can take this booking at that time.",
+                        start=start.isoformat())
+    claim_start, claim_end = timing.claim(start)
+    ids = sorted({i for s in sets for i in s})
+    repo = uow.shapes.slots
+    await repo.lock_resources(ids)
+    busy = {r for r, _, _ in await repo.claims(ids, claim_start, claim_end)}
+    if tables:
+        chosen = best_tables([t for t in candidates if t.id not in busy], party,
+                             preferred=preferred)
+    else:
+        chosen = next((s for s in sets if not busy.intersection(s)), None)
+    if chosen is None:
+        raise SlotTaken("This time is no longer free.", start=start.isoformat())
+    return chosen
 
 
 class SlotInventory:
@@ -75,19 +149,9 @@ class SlotInventory:
             raise NotFound("No such table or therapist here.", field="resource_id")
         timing = timing_of(service)
         start = request.start.astimezone(UTC)
-        sets = [s for s in candidate_sets(resources, service, party, request.resource_id)
-                if all(within_hours(schedule_of(by_id[i]), offering.timezone, start, timing)
-                       for i in s)]
-        if not sets:
-            raise SlotTaken("Nobody can take this booking at that time.",
-                            start=start.isoformat())
         claim_start, claim_end = timing.claim(start)
-        ids = sorted({i for s in sets for i in s})
-        await repo.lock_resources(ids)
-        busy = {r for r, _, _ in await repo.claims(ids, claim_start, claim_end)}
-        chosen = next((s for s in sets if not busy.intersection(s)), None)
-        if chosen is None:
-            raise SlotTaken("This time is no longer free.", start=start.isoformat())
+        chosen = await _choose(uow, resources, service, party, request.resource_id,
+                               offering.timezone, start, timing)
         await repo.add_claims(list(chosen), claim_start, claim_end)
         names = [by_id[i].name for i in chosen]
         is_table = by_id[chosen[0]].kind == "table"
@@ -103,6 +167,7 @@ class SlotInventory:
                      "buffer_after": service.buffer_after})
 
     async def release(self, uow: Any, *, booking: Booking) -> None:
+        """Gives back every resource of the booking (all tables of a group)."""
         d = booking.details
         if not d.get("resource_ids") or not d.get("claim_start"):
             return

@@ -9,6 +9,11 @@ each in a savepoint: the first that fits becomes ``pending`` with a hold (event
 ``waitlist_offered``) and must be confirmed before the hold runs out like any other
 booking; if the hold expires the inventory goes to the next in line. An entry that does
 not fit stays in line, so a smaller request further back may be served first.
+
+An admin change that adds inventory (more capacity or units, a seat back on sale, a new
+table or therapist, longer hours; see ``inventory.after_added``) runs the same offers in
+the admin's transaction, further down the line: it stops after ``OFFER_ATTEMPTS`` entries
+in a row that do not fit, or after ``MAX_SCAN`` entries.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from bookpulse.services.bookings import _customer, _event, _offering
 from bookpulse.services.shapes.ports import UnitOfWorkFactory
 
 OFFER_ATTEMPTS = 10
+MAX_SCAN = 200
 WAITLIST_ACTOR = "waitlist"
 
 
@@ -130,16 +136,23 @@ async def join_waitlist(*, db: UnitOfWorkFactory, principal: Principal,
         return booking
 
 
-async def offer_freed(uow: Any, *, booking: Booking, now: datetime) -> None:
-    """Release hook: offer the inventory ``booking`` just gave back to those waiting
-    for the same offering, first come first. Runs in the releasing transaction."""
-    refs_waiting = await uow.shapes.waitlist.waiting(booking.offering_id,
-                                                     limit=OFFER_ATTEMPTS)
+async def _offer(uow: Any, *, offering_id: int, shape: Shape | str, now: datetime,
+                 session_id: int | None, limit: int, patience: int, reason: str) -> int:
+    """Offer what is free now to those in line, first come first, each trial in a
+    savepoint; stop after ``patience`` misses in a row. Returns the number offered.
+    Capacity and seats are sold per session, so only that session's line is looked at."""
+    if Shape(shape) not in (Shape.CAPACITY, Shape.SEATS):
+        session_id = None
+    refs_waiting = await uow.shapes.waitlist.waiting(offering_id, limit=limit,
+                                                     session_id=session_id)
     if not refs_waiting:
-        return
-    offering = await uow.catalog.offering(booking.offering_id)
+        return 0
+    offering = await uow.catalog.offering(offering_id)
     handler = inventory.handler_for(offering.shape)
+    offered = misses = 0
     for ref in refs_waiting:
+        if misses >= patience:
+            break
         entry = await uow.bookings.get_by_ref(ref, for_update=True)
         if entry is None or entry.status != Status.WAITLISTED:
             continue
@@ -149,7 +162,10 @@ async def offer_freed(uow: Any, *, booking: Booking, now: datetime) -> None:
                 reservation = await handler.reserve(uow, offering=offering,
                                                     request=request, now=now)
         except (Conflict, InvalidInput, NotFound):
+            misses += 1
             continue  # still does not fit (or can no longer be served): stays in line
+        misses = 0
+        offered += 1
         entry.status = Status.PENDING
         entry.hold_until = now + timedelta(minutes=offering.hold_minutes)
         entry.session_id = reservation.session_id
@@ -164,14 +180,38 @@ async def offer_freed(uow: Any, *, booking: Booking, now: datetime) -> None:
             booking_id=entry.id, org_id=entry.org_id, customer_id=entry.customer_id,
             offering_id=entry.offering_id, type=EventType.WAITLIST_OFFERED,
             from_status=Status.WAITLISTED, to_status=Status.PENDING, actor_id=None,
-            actor_name=WAITLIST_ACTOR, actor_role=Role.SYSTEM,
-            reason="Places were freed; confirm before the hold runs out.",
+            actor_name=WAITLIST_ACTOR, actor_role=Role.SYSTEM, reason=reason,
             data={"hold_until": entry.hold_until.isoformat(),
                   "price_total": entry.price_total, **reservation.details},
             booking_version=entry.version, created_at=now))
+    return offered
+
+
+async def offer_freed(uow: Any, *, booking: Booking, now: datetime) -> None:
+    """Release hook: offer the inventory ``booking`` just gave back to those waiting
+    for the same offering (and session), first come first. Runs in the releasing
+    transaction."""
+    await _offer(uow, offering_id=booking.offering_id, shape=booking.shape, now=now,
+                 session_id=booking.session_id, limit=OFFER_ATTEMPTS,
+                 patience=OFFER_ATTEMPTS,
+                 reason="Places were freed; confirm before the hold runs out.")
+
+
+async def offer_added(uow: Any, *, offering_id: int, now: datetime,
+                      session_id: int | None = None) -> None:
+    """Added-inventory hook: an admin made more available (``session_id``: on that
+    session only). Offers it in line order to as many as now fit, in the admin's
+    transaction; the caller holds the lock of the row it grew."""
+    offering = await uow.catalog.offering(offering_id)
+    if offering is None:
+        return
+    await _offer(uow, offering_id=offering_id, shape=offering.shape, now=now,
+                 session_id=session_id, limit=MAX_SCAN, patience=OFFER_ATTEMPTS,
+                 reason="More places were added; confirm before the hold runs out.")
 
 
 inventory.on_release(offer_freed)
+inventory.on_added(offer_added)
 
 
 async def accept_offer(*, db: UnitOfWorkFactory, principal: Principal, ref: str,

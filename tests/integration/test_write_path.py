@@ -1,0 +1,91 @@
+"""The lean write path: event-log appends in one statement on PostgreSQL, booking
+references that may collide, and the per-process cache of signed-in users' roles."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bookpulse.domain import refs
+from tests.conftest import World
+
+
+@pytest.fixture
+def database_url(db_url: str) -> str:
+    return db_url
+
+
+async def _rows(world: World, sql: str, **params: Any) -> list[Any]:
+    async with world.container.db.engine.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
+
+
+async def test_appended_events_take_consecutive_ids_and_the_booking_points_at_its_last(
+        world: World) -> None:
+    made = [(await world.book()).json() for _ in range(3)]
+    ref = made[1]["ref"]
+    r = await world.client.post(f"/api/v1/bookings/{ref}/transitions",
+                                json={"action": "confirm"}, headers=world.headers["admin_1"])
+    assert r.status_code == 200, r.text
+
+    events = await _rows(world, "SELECT id, booking_id, type, booking_version, data "
+                                "FROM booking_events ORDER BY id")
+    ids = [e.id for e in events]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))  # no gap, no duplicate
+    head = (await _rows(world, "SELECT last_id FROM event_log_head WHERE id = 1"))[0][0]
+    assert head == ids[-1]
+    for b in made:
+        booking = (await _rows(world, "SELECT id, last_event_id FROM bookings WHERE ref = :r",
+                               r=b["ref"]))[0]
+        own = [e for e in events if e.booking_id == booking.id]
+        assert booking.last_event_id == own[-1].id
+        data = own[0].data
+        data = json.loads(data) if isinstance(data, str) else data  # SQLite: JSON text
+        assert own[0].type == "created" and data["quantity"] == 1
+    confirmed = [e for e in events if e.type == "confirmed"]
+    assert len(confirmed) == 1 and confirmed[0].booking_version == 2
+    assert r.json()["last_event_id"] == confirmed[0].id
+
+
+async def test_a_reference_already_taken_is_replaced_not_refused(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = (await world.book()).json()
+    draws = iter([first["ref"], first["ref"]])
+    original = refs.new_reference
+
+    def collide_twice(rng: Any = None) -> str:
+        return next(draws, None) or original(rng)
+
+    monkeypatch.setattr(refs, "new_reference", collide_twice)
+    r = await world.book(quantity=2)
+    assert r.status_code == 201, r.text
+    second = r.json()
+    assert second["ref"] != first["ref"] and refs.looks_like_reference(second["ref"])
+    rows = await _rows(world, "SELECT ref, quantity FROM bookings ORDER BY id")
+    assert [(row.ref, row.quantity) for row in rows] == [(first["ref"], 1),
+                                                         (second["ref"], 2)]
+    taken = await _rows(world, "SELECT taken FROM sessions WHERE id = :s", s=world.session)
+    assert taken[0][0] == 3
+
+
+async def test_a_removed_staff_member_loses_access_on_the_next_request(world: World) -> None:
+    staff = world.headers["staff_1"]
+    listing = f"/api/v1/bookings?org_id={world.org1}"
+    assert (await world.client.get(listing, headers=staff)).status_code == 200
+    assert (await world.client.get(listing, headers=staff)).status_code == 200  # cached
+    members = (await world.client.get(f"/api/v1/orgs/{world.org1}/members",
+                                      headers=world.headers["admin_1"])).json()
+    staff_id = next(m["user_id"] for m in members if m["email"] == "staff1@example.com")
+    r = await world.client.delete(f"/api/v1/orgs/{world.org1}/members/{staff_id}",
+                                  headers=world.headers["admin_1"])
+    assert r.status_code == 204
+    assert (await world.client.get(listing, headers=staff)).status_code == 403
+    r = await world.client.put(f"/api/v1/orgs/{world.org1}/members",
+                               json={"email": "staff1@example.com", "role": "admin"},
+                               headers=world.headers["admin_1"])
+    assert r.status_code == 200
+    me = (await world.client.get("/api/v1/me", headers=staff)).json()
+    assert {"org_id": world.org1, "role": "admin"}.items() <= me["memberships"][0].items()
