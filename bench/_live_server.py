@@ -22,7 +22,7 @@ def main(argv: list[str]) -> int:
     app = create_app(bootstrap.build(load_settings()))
     uvicorn.run(app, host="127.0.0.1", port=port, ws=ws, log_level="warning",
                 ws_ping_interval=None, ws_per_message_deflate=False,
-                backlog=8192, timeout_keep_alive=60, lifespan="on")
+                backlog=8192, timeout_keep_alive=60, lifespan="on", proxy_headers=False)
     return 0
 
 

@@ -48,6 +48,8 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bench._http import ConnectionLost, Pool
+
 PG_ADMIN = os.environ.get("BOOKPULSE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench-password-1"  # a throwaway database
 
@@ -390,7 +392,7 @@ class LiveTraffic:
     """Round-robin over the bookings, each through confirm -> check in -> start ->
     complete, so no two requests race on one booking."""
 
-    def __init__(self, seed: Seed, http: httpx.AsyncClient, stats: Stats,
+    def __init__(self, seed: Seed, http: Pool, stats: Stats,
                  admin_clients: list[int]) -> None:
         self.seed, self.http, self.stats = seed, http, stats
         self.admin_clients = admin_clients
@@ -411,7 +413,7 @@ class LiveTraffic:
         try:
             r = await self.http.post(f"/api/v1/bookings/{ref}/transitions",
                                      json={"action": ACTIONS[step]}, headers=self.headers)
-        except httpx.HTTPError:
+        except ConnectionLost:
             # The request may or may not have been applied: ask, so the expected receipts
             # and the next version stay right.
             self.stats.errors += 1
@@ -461,8 +463,8 @@ async def floor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         await server.ready("/health")
         await open_all(clients)
         admin_idx = list(range(args.clients, n))
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
-                                     limits=httpx.Limits(max_connections=64)) as http:
+        http = Pool("127.0.0.1", port, 64)
+        try:
             while (await http.get("/health")).json()["connections"] < n:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
 
@@ -474,7 +476,7 @@ async def floor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 try:
                     r = await http.post("/change", json={
                         "key": key, "to": [str(idx), *map(str, admin_idx)]})
-                except httpx.HTTPError:
+                except ConnectionLost:
                     stats.errors += 1  # sent or not: its receipts are not counted
                     del stats.expected[key]
                     return
@@ -487,6 +489,8 @@ async def floor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                     stats.changes += 1
 
             await drive(args.rate, args.duration, change, stats)
+        finally:
+            await http.close()
         await asyncio.sleep(args.settle)
     finally:
         await asyncio.gather(*(c.close() for c in clients))
@@ -510,8 +514,8 @@ async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[s
     out: dict[str, Any] = {"stats": stats}
     try:
         await server.ready("/api/v1/health")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30,
-                                     limits=httpx.Limits(max_connections=64)) as http:
+        http = Pool("127.0.0.1", port, 64)
+        try:
             traffic = LiveTraffic(seed_, http, stats, admin_idx)
             # Warm up the request and connection paths (imports, caches, pools) with a
             # few clients, then take the idle baseline: what remains is per connection.
@@ -569,6 +573,8 @@ async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[s
                 c = clients[idx]
                 print(f"lost: client {idx} change {key} (client last id {c.last_id}, "
                       f"open {c.conn is not None and c.conn.state.name})", file=sys.stderr)
+        finally:
+            await http.close()
     finally:
         await asyncio.gather(*(c.close() for c in clients))
         server.stop()

@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from bench._http import ConnectionLost, Pool
 from bench.checkin import _cli, _env, _free_port, _pct, _start_server, _wait_up
 
 PASSWORD = "bench-password-123"
@@ -90,7 +91,7 @@ async def _setup(client: httpx.AsyncClient, org_id: int) -> dict[str, Any]:
             "buyers": buyers}
 
 
-async def _rush(client: httpx.AsyncClient, bodies: list[dict[str, Any]],
+async def _rush(client: Pool, bodies: list[dict[str, Any]],
                 buyers: list[dict[str, str]], concurrency: int, deadline: float
                 ) -> tuple[list[float], Counter[str], float, list[dict[str, Any]]]:
     latencies: list[float] = []
@@ -107,10 +108,12 @@ async def _rush(client: httpx.AsyncClient, bodies: list[dict[str, Any]],
             headers = {**buyers[i % len(buyers)], "Idempotency-Key": f"rush-{run}-{i}"}
             t0 = time.perf_counter()
             try:
-                r = await client.post("/api/v1/bookings", json=bodies[i], headers=headers)
-            except httpx.TransportError:
+                r = await client.request("POST", "/api/v1/bookings", body=bodies[i],
+                                         headers=headers)
+            except ConnectionLost:
                 outcomes["retried"] += 1
-                r = await client.post("/api/v1/bookings", json=bodies[i], headers=headers)
+                r = await client.request("POST", "/api/v1/bookings", body=bodies[i],
+                                         headers=headers)
             latencies.append(time.perf_counter() - t0)
             if r.status_code in (200, 201):
                 made[r.json()["ref"]] = r.json()
@@ -125,7 +128,7 @@ async def _rush(client: httpx.AsyncClient, bodies: list[dict[str, Any]],
     return latencies, outcomes, time.perf_counter() - t0, list(made.values())
 
 
-async def _floor(client: httpx.AsyncClient, n: int, concurrency: int
+async def _floor(client: Pool, n: int, concurrency: int
                  ) -> tuple[int, float, list[float]]:
     """The same number of requests at the same concurrency to the health endpoint: what
     the server and this machine manage right now without any booking work."""
@@ -136,7 +139,8 @@ async def _floor(client: httpx.AsyncClient, n: int, concurrency: int
         while left[0] > 0:
             left[0] -= 1
             t0 = time.perf_counter()
-            (await client.get("/api/v1/health")).raise_for_status()
+            if (await client.request("GET", "/api/v1/health")).status_code != 200:
+                raise RuntimeError("the health check failed during the floor run")
             latencies.append(time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -154,7 +158,8 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
                                      timeout=60) as client:
             await _wait_up(client, proc)
             ctx = await _setup(client, org_id)
-            floor = await _floor(client, args.buyers, args.concurrency)
+            pool = Pool("127.0.0.1", port, args.concurrency)
+            floor = await _floor(pool, args.buyers, args.concurrency)
             rows = []
             ok = True
             for name in ("capacity", "seats"):
@@ -164,7 +169,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
                             else {"best_available": True, "quantity": 1})
                 deadline = time.perf_counter() + args.seconds
                 lat, outcomes, wall, made = await _rush(
-                    client, [dict(body) for _ in range(args.buyers)], ctx["buyers"],
+                    pool, [dict(body) for _ in range(args.buyers)], ctx["buyers"],
                     args.concurrency, deadline)
                 avail = (await client.get(f"/api/v1/offerings/{offering}/availability",
                                           params={"session_id": session})).json()
@@ -180,10 +185,12 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
                     oversold += abs(taken - sold)
                 ok = ok and oversold == 0
                 rows.append((name, len(lat), confirmed, wall, lat, sold, oversold, outcomes))
+            await pool.close()
         db = env["DATABASE_URL"].split(":", 1)[0]
         print(f"bench rush: {args.buyers} buyers at concurrency {args.concurrency} per phase, "
               f"{PLACES} places / {PLACES} seats, database {db}, server = 1 uvicorn process "
-              f"on loopback, client in the same machine, cpus = {os.cpu_count()}")
+              f"on loopback, client in the same machine (lean keep-alive HTTP/1.1 client, "
+              f"{args.concurrency} connections), cpus = {os.cpu_count()}")
         print(f"{'phase':<10}{'requests':>9}{'confirmed':>10}{'confirmed/s':>12}{'req/s':>8}"
               f"{'p50 ms':>8}{'p99 ms':>8}{'sold':>6}{'oversold':>9}  outcomes")
         n, wall, lat = floor
