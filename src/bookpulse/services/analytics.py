@@ -333,6 +333,7 @@ async def summary(*, db: UnitOfWorkFactory, filters: Filters) -> dict[str, Any]:
     through ``make_filters``."""
     f = filters
     async with db(write=False) as uow:
+        await uow.analytics.plan_per_range()
         a = uow.analytics
         offerings = await a.offerings(f.org_id)
         totals = _totals((await a.sums(**f.repo()))[0])
@@ -418,6 +419,7 @@ async def timeseries(*, db: UnitOfWorkFactory, filters: Filters, metric: str,
         raise InvalidInput("interval is 'day' or 'week'.", field="interval")
     f = filters
     async with db(write=False) as uow:
+        await uow.analytics.plan_per_range()
         a = uow.analytics
         if metric == "views":
             offerings = _matching_offerings(await a.offerings(f.org_id), f)
@@ -479,6 +481,7 @@ async def report_table(*, db: UnitOfWorkFactory, filters: Filters,
     f = filters
     if report in ("daily", "weekly"):
         async with db(write=False) as uow:
+            await uow.analytics.plan_per_range()
             rows = await uow.analytics.sums(group_by=["day"],
                                             **f.repo())
         buckets: dict[date, dict[str, int]] = {}
@@ -561,6 +564,7 @@ async def heatmap(*, db: UnitOfWorkFactory, filters: Filters) -> dict[str, Any]:
     taken = [[0] * 24 for _ in range(7)]
     cap = [[0] * 24 for _ in range(7)]
     async with db(write=False) as uow:
+        await uow.analytics.plan_per_range()
         a = uow.analytics
         dated = [o for o in _matching_offerings(await a.offerings(f.org_id), f)
                  if o["shape"] in ("capacity", "seats")]
