@@ -40,6 +40,17 @@ ops_common = [st.tuples(st.just("cancel"), idx), st.tuples(st.just("confirm"), i
               st.tuples(st.just("expire"), st.integers(1, 30))]
 
 
+def sequences(book: Any, modify: Any, *, wait: Any = None, grow: int | None = None) -> Any:
+    """Random operation lists for one shape: book, join the waitlist, grow the inventory
+    (by 1..grow), modify a booking, plus cancel / confirm / expire."""
+    ops = [st.tuples(st.just("book"), book),
+           st.tuples(st.just("wait"), book if wait is None else wait),
+           st.tuples(st.just("modify"), idx, modify), *ops_common]
+    if grow is not None:
+        ops.append(st.tuples(st.just("grow"), st.integers(1, grow)))
+    return st.lists(st.one_of(*ops), max_size=18)
+
+
 class Run:
     """One example: a fresh database, an admin, a customer, an offering of a shape."""
 
@@ -173,11 +184,8 @@ tickets = st.tuples(st.integers(0, 4), st.integers(0, 2))
 
 
 @PROPS
-@given(ops=st.lists(st.one_of(
-    st.tuples(st.just("book"), tickets), st.tuples(st.just("wait"), tickets),
-    st.tuples(st.just("grow"), st.integers(1, 3)),
-    st.tuples(st.just("modify"), idx, st.fixed_dictionaries({"quantity": st.integers(1, 4)})),
-    *ops_common), max_size=18))
+@given(ops=sequences(tickets, st.fixed_dictionaries({"quantity": st.integers(1, 4)}),
+                     grow=3))
 def test_capacity_sequences_keep_counters_equal_to_recount(sqlite_template, tmp_path,
                                                            ops) -> None:
     run(sqlite_template, tmp_path, "capacity", "event", _capacity, ops, _capacity_request,
@@ -225,10 +233,8 @@ picks = st.one_of(st.integers(1, 3), st.lists(st.integers(0, 6), min_size=1, max
 
 
 @PROPS
-@given(ops=st.lists(st.one_of(
-    st.tuples(st.just("book"), picks), st.tuples(st.just("wait"), st.integers(1, 3)),
-    st.tuples(st.just("modify"), idx, st.fixed_dictionaries({"quantity": st.integers(1, 3)})),
-    *ops_common), max_size=18))
+@given(ops=sequences(picks, st.fixed_dictionaries({"quantity": st.integers(1, 3)}),
+                     wait=st.integers(1, 3)))
 def test_seat_sequences_never_sell_a_seat_twice(sqlite_template, tmp_path, ops) -> None:
     run(sqlite_template, tmp_path, "seats", "event", _seats, ops, _seat_request, _seat_check)
 
@@ -274,14 +280,10 @@ stay = st.tuples(st.integers(0, 5), st.integers(1, 3), st.integers(1, 2))
 
 
 @PROPS
-@given(ops=st.lists(st.one_of(
-    st.tuples(st.just("book"), stay), st.tuples(st.just("wait"), stay),
-    st.tuples(st.just("grow"), st.integers(1, 1)),
-    st.tuples(st.just("modify"), idx, st.builds(
-        lambda a, n: {"check_in": BASE + timedelta(days=a),
-                      "check_out": BASE + timedelta(days=a + n)},
-        st.integers(0, 5), st.integers(1, 3))),
-    *ops_common), max_size=18))
+@given(ops=sequences(stay, st.builds(
+    lambda a, n: {"check_in": BASE + timedelta(days=a),
+                  "check_out": BASE + timedelta(days=a + n)},
+    st.integers(0, 5), st.integers(1, 3)), grow=1))
 def test_night_sequences_never_exceed_units(sqlite_template, tmp_path, ops) -> None:
     run(sqlite_template, tmp_path, "nights", "hotel", _nights, ops, _night_request,
         _night_check)
@@ -329,11 +331,8 @@ slot = st.tuples(st.integers(0, 12), st.one_of(st.none(), st.integers(0, 1)))
 
 
 @PROPS
-@given(ops=st.lists(st.one_of(
-    st.tuples(st.just("book"), slot), st.tuples(st.just("wait"), slot),
-    st.tuples(st.just("modify"), idx, st.builds(
-        lambda q: {"start": DAY + timedelta(minutes=15 * q)}, st.integers(0, 12))),
-    *ops_common), max_size=18))
+@given(ops=sequences(slot, st.builds(lambda q: {"start": DAY + timedelta(minutes=15 * q)},
+                                     st.integers(0, 12))))
 def test_slot_sequences_never_overlap_a_resource(sqlite_template, tmp_path, ops) -> None:
     run(sqlite_template, tmp_path, "slots", "spa", _slots, ops, _slot_request, _slot_check)
 
@@ -375,11 +374,8 @@ party_at = st.tuples(st.integers(0, 4), st.integers(1, 16))
 
 
 @PROPS
-@given(ops=st.lists(st.one_of(
-    st.tuples(st.just("book"), party_at), st.tuples(st.just("wait"), party_at),
-    st.tuples(st.just("grow"), st.integers(1, 2)),
-    st.tuples(st.just("modify"), idx, st.fixed_dictionaries({"party_size": st.integers(1, 16)})),
-    *ops_common), max_size=18))
+@given(ops=sequences(party_at, st.fixed_dictionaries({"party_size": st.integers(1, 16)}),
+                     grow=2))
 def test_table_group_sequences_never_share_a_table(sqlite_template, tmp_path, ops) -> None:
     run(sqlite_template, tmp_path, "slots", "restaurant", _tables, ops, _table_request,
         _slot_check)
