@@ -81,13 +81,12 @@ class Container:
     hasher: Any
     tokens: TokenCodec
     login_limiter: LoginRateLimiter
-    principals: PrincipalCache | None = None
+    principals: PrincipalCache = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        if self.principals is None:
-            self.principals = PrincipalCache(self.settings.principal_cache_seconds)
+        self.principals = PrincipalCache(self.settings.principal_cache_seconds)
 
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:

@@ -15,6 +15,7 @@ from bookpulse import __version__
 from bookpulse.bootstrap import Container
 from bookpulse.entrypoints.api import errors
 from bookpulse.entrypoints.api.schemas import PROBLEM_RESPONSES
+from bookpulse.entrypoints.stream import live_websocket
 from bookpulse.entrypoints.web import STATIC_DIR
 
 #: Router modules, each exposing ``router``. Areas add theirs here.
@@ -65,8 +66,6 @@ class BookpulseApp(FastAPI):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.live_path:
-            from bookpulse.entrypoints.stream import live_websocket
-
             scope["app"] = self
             await live_websocket(WebSocket(scope, receive, send))
             return

@@ -40,21 +40,12 @@ _BY_REF = select(_B).where(_B.c.ref == bindparam("b_ref"))
 _BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
 _BY_ID = select(_B).where(_B.c.id == bindparam("b_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
-_SAVE = (update(_B)
-         .where(_B.c.id == bindparam("b_id"), _B.c.version == bindparam("b_expected"))
-         .values({name: bindparam(f"v_{name}", type_=_B.c[name].type)
-                  for name in (*_MUTABLE, "version")}))
-
-
-_INSERTED = ("ref", "org_id", "offering_id", "session_id", "customer_id", "customer_name",
-             "customer_email", "customer_phone", "kind", "shape", "status", "payment_status",
-             "quantity", "start_at", "end_at", "price_total", "currency", "hold_until",
-             "policy", "details", "version", "created_at", "updated_at")
+#: SET takes the columns named in the parameters (``_MUTABLE`` and ``version``).
+_SAVE = update(_B).where(_B.c.id == bindparam("b_id"),
+                         _B.c.version == bindparam("b_expected"))
+#: VALUES takes the columns named in the parameters (``_row_values``).
 _INSERT_PG, _INSERT_SQLITE = (
-    dialect_insert(_B)
-    .values({name: bindparam(f"v_{name}", type_=_B.c[name].type) for name in _INSERTED})
-    .on_conflict_do_nothing(index_elements=["ref"])
-    .returning(_B.c.id)
+    dialect_insert(_B).on_conflict_do_nothing(index_elements=["ref"]).returning(_B.c.id)
     for dialect_insert in (postgresql.insert, sqlite.insert))
 
 
@@ -110,22 +101,19 @@ class BookingRepo:
         real at millions of bookings), draw another. ``ON CONFLICT DO NOTHING`` keeps
         the transaction usable on PostgreSQL, and costs no extra round trip when the
         reference is free."""
-        params = {f"v_{name}": value for name, value in _row_values(booking).items()}
+        values = _row_values(booking)
         while True:
-            new_id = (await self.s.execute(self._insert, params)).scalar_one_or_none()
+            new_id = (await self.s.execute(self._insert, values)).scalar_one_or_none()
             if new_id is not None:
                 booking.id = new_id
                 return booking
-            booking.ref = params["v_ref"] = refs.new_reference()
-
-    async def ref_exists(self, ref: str) -> bool:
-        return (await self.s.scalar(select(BookingRow.id).where(BookingRow.ref == ref))) is not None
+            booking.ref = values["ref"] = refs.new_reference()
 
     async def save(self, booking: Booking, *, expected_version: int) -> None:
-        params = {f"v_{name}": getattr(booking, name) for name in _MUTABLE}
-        params["v_status"] = str(booking.status)
-        params["v_payment_status"] = str(booking.payment_status)
-        params["v_version"] = booking.version
+        params = {name: getattr(booking, name) for name in _MUTABLE}
+        params["status"] = str(booking.status)
+        params["payment_status"] = str(booking.payment_status)
+        params["version"] = booking.version
         params["b_id"], params["b_expected"] = booking.id, expected_version
         result = await self.s.execute(_SAVE, params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -167,18 +155,12 @@ _K = IdempotencyKey.__table__
 _KEY_GET = select(_K.c.request_hash, _K.c.status_code, _K.c.body).where(
     _K.c.user_id == bindparam("k_user"), _K.c.key == bindparam("k_key"))
 _KEY_INSERT_PG, _KEY_INSERT_SQLITE = (
-    dialect_insert(_K)
-    .values(user_id=bindparam("k_user"), key=bindparam("k_key"),
-            request_hash=bindparam("k_hash"), status_code=bindparam("k_status"),
-            body=bindparam("k_body", type_=_K.c.body.type),
-            created_at=bindparam("k_at", type_=_K.c.created_at.type))
-    .on_conflict_do_nothing(index_elements=["user_id", "key"])
+    dialect_insert(_K).on_conflict_do_nothing(index_elements=["user_id", "key"])
     .returning(_K.c.id)
     for dialect_insert in (postgresql.insert, sqlite.insert))
 
 
 class IdempotencyRepo:
-
     def __init__(self, session: AsyncSession, *, sqlite: bool = False) -> None:
         self.s = session
         self._insert = _KEY_INSERT_SQLITE if sqlite else _KEY_INSERT_PG
@@ -192,8 +174,8 @@ class IdempotencyRepo:
     async def put(self, *, user_id: int, key: str, request_hash: str, status: int,
                   body: dict[str, Any], now: datetime) -> None:
         stored = (await self.s.execute(self._insert, {
-            "k_user": user_id, "k_key": key, "k_hash": request_hash, "k_status": status,
-            "k_body": body, "k_at": now})).scalar_one_or_none()
+            "user_id": user_id, "key": key, "request_hash": request_hash,
+            "status_code": status, "body": body, "created_at": now})).scalar_one_or_none()
         if stored is None:  # a concurrent request with the same key won
             raise AlreadyExists("This idempotency key is in use.", field="idempotency_key")
 

@@ -111,11 +111,8 @@ async def join_waitlist(*, db: UnitOfWorkFactory, principal: Principal,
         except Conflict:
             pass  # sold out, seat or slot taken: that is what the waitlist is for
         start, end, qty = await _span(uow, offering, request)
-        ref = refs.new_reference()
-        while await uow.bookings.ref_exists(ref):  # pragma: no cover - 1 in 729 million
-            ref = refs.new_reference()
         booking: Booking = await uow.bookings.add(Booking(
-            id=0, ref=ref, org_id=offering.org_id, offering_id=offering.id,
+            id=0, ref=refs.new_reference(), org_id=offering.org_id, offering_id=offering.id,
             session_id=request.session_id, customer_id=customer_id, customer_name=who.name,
             customer_email=who.email.lower(), customer_phone=who.phone,
             kind=Kind(offering.kind), shape=Shape(offering.shape), status=Status.WAITLISTED,
@@ -137,7 +134,8 @@ async def join_waitlist(*, db: UnitOfWorkFactory, principal: Principal,
 
 
 async def _offer(uow: Any, *, offering_id: int, shape: Shape | str, now: datetime,
-                 session_id: int | None, limit: int, patience: int, reason: str) -> int:
+                 session_id: int | None, limit: int, patience: int, reason: str,
+                 offering: Any = None) -> int:
     """Offer what is free now to those in line, first come first, each trial in a
     savepoint; stop after ``patience`` misses in a row. Returns the number offered.
     Capacity and seats are sold per session, so only that session's line is looked at."""
@@ -147,7 +145,8 @@ async def _offer(uow: Any, *, offering_id: int, shape: Shape | str, now: datetim
                                                      session_id=session_id)
     if not refs_waiting:
         return 0
-    offering = await uow.catalog.offering(offering_id)
+    if offering is None:
+        offering = await uow.catalog.offering(offering_id)
     handler = inventory.handler_for(offering.shape)
     offered = misses = 0
     for ref in refs_waiting:
@@ -207,7 +206,8 @@ async def offer_added(uow: Any, *, offering_id: int, now: datetime,
         return
     await _offer(uow, offering_id=offering_id, shape=offering.shape, now=now,
                  session_id=session_id, limit=MAX_SCAN, patience=OFFER_ATTEMPTS,
-                 reason="More places were added; confirm before the hold runs out.")
+                 reason="More places were added; confirm before the hold runs out.",
+                 offering=offering)
 
 
 inventory.on_release(offer_freed)
