@@ -101,6 +101,33 @@ async def test_subscribing_while_writers_commit_gives_every_event_once_in_order(
     assert hub.connections == 0
 
 
+async def test_resuming_from_an_id_the_hub_has_not_read_yet_sends_nothing_twice(
+        world: World) -> None:
+    """A client resumes from the id a booking response gave it while this hub's reader
+    is still behind: the events up to that id reach it neither from the replay nor
+    when the reader catches up; the next one does."""
+    hub = hub_of(world)
+    refs = await alice_bookings(world, 2)
+    who = await admin(world)
+    c = world.container
+    async with c.db(write=False) as uow:
+        alice = (await uow.users.by_email("alice@example.com")).id
+    known = await event_ids(world, customer_id=alice)
+    await eventually(lambda: hub.position >= known[-1], within=10)
+    hub.position = known[0] - 1  # the reader is behind what the client applied
+    sub = hub.register(user_id=alice, org_ids=(), expires_at=None, transport="ws")
+    out: list[Any] = []
+    task = asyncio.create_task(collect(hub, sub, known[-1], out))
+    await eventually(lambda: bool(out), within=10)  # hello: live from known[-1]
+    await hub.catch_up()  # reads and dispatches known[0]..known[-1] again
+    confirmed = await svc.confirm_booking(db=c.db, principal=who, ref=refs[0],
+                                          now=c.clock.now())
+    await eventually(lambda: any(i.id == confirmed.last_event_id for i in out), within=10)
+    task.cancel()
+    assert [i.id for i in out if i.kind == "event"] == [confirmed.last_event_id]
+    hub.unsubscribe(sub)
+
+
 async def test_a_slow_consumer_is_cut_off_with_a_resume_hint_and_others_keep_up(
         world: World) -> None:
     hub = hub_of(world)

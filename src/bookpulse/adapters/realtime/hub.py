@@ -281,6 +281,10 @@ class LiveHub:
         start, reset_reason = await self._resume_point(after_id, p0)
         sub.start_from = start
         sub.last_id = start
+        # A client may resume from an id this hub has not read yet (it learned it from a
+        # booking response or another instance): what the hub dispatches up to it later
+        # is already applied there, so it is not offered again.
+        sub.offered = max(sub.offered, start)
         hello = {"type": "hello", "last_event_id": start, "transport": sub.transport,
                  "watching": sorted(sub.watching), "heartbeat": sub.heartbeat_every,
                  "expires_at": sub.expires_at}
