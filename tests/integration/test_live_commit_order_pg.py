@@ -9,10 +9,13 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from bookpulse.adapters.db.models import BookingEvent
+from bookpulse.domain.lifecycle import EventType, Role
+from bookpulse.domain.model import NewEvent
 from tests.conftest import World
-from tests.integration.test_live_hub import race
+from tests.integration.test_live_hub import alice_bookings, race
 
 pytestmark = pytest.mark.postgres
 
@@ -47,3 +50,59 @@ async def test_the_race_harness_catches_out_of_order_commits_of_a_plain_sequence
     gaps = await race(world, writers=8, commits=15, write_one=write_one,
                        read_after=read_after)
     assert gaps, "expected the sequence-based table to expose ids out of order"
+
+
+def _note(booking: Any, now: Any) -> NewEvent:
+    return NewEvent(
+        booking_id=booking.id, org_id=booking.org_id, customer_id=booking.customer_id,
+        offering_id=booking.offering_id, type=EventType.NOTE, from_status=None,
+        to_status=None, actor_id=None, actor_name="park", actor_role=Role.SYSTEM,
+        reason=None, data={}, booking_version=booking.version, created_at=now)
+
+
+async def test_a_writer_waiting_to_commit_does_not_hold_up_other_writers(world: World) -> None:
+    """The head lock is taken inside COMMIT (migration 0010): a transaction that has
+    written its events but not yet committed (its event loop busy elsewhere) blocks no
+    other writer. Ids follow commit order, and each writer learns its own."""
+    refs = await alice_bookings(world, 2)
+    db = world.container.db
+    now = world.container.clock.now()
+    async with db(write=False) as uow:
+        first, second = [await uow.bookings.get_by_ref(r) for r in refs]
+    parked, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_writer() -> list[int]:
+        async with db(write=True) as uow:
+            uow.events.append(_note(first, now))
+            uow.events.append(_note(first, now))
+            real_commit = uow.session.commit
+
+            async def parked_commit() -> None:
+                parked.set()  # events inserted, COMMIT not yet sent
+                await release.wait()
+                await real_commit()
+
+            uow.session.commit = parked_commit  # type: ignore[method-assign]
+            await uow.commit()
+            return uow.events.appended_ids
+
+    slow = asyncio.create_task(slow_writer())
+    await asyncio.wait_for(parked.wait(), 10)
+    async with asyncio.timeout(5):  # before 0010 this waited for the parked writer
+        async with db(write=True) as uow:
+            uow.events.append(_note(second, now))
+            await uow.commit()
+            fast_ids = uow.events.appended_ids
+    release.set()
+    slow_ids = await slow
+    assert len(fast_ids) == 1 and len(slow_ids) == 2
+    assert slow_ids == [fast_ids[0] + 1, fast_ids[0] + 2]
+    async with db(write=False) as uow:
+        rows = (await uow.session.execute(select(
+            BookingEvent.id, BookingEvent.booking_id, BookingEvent.actor_name).where(
+            BookingEvent.id >= fast_ids[0]).order_by(BookingEvent.id))).all()
+        bookings = {b.id: b.last_event_id for b in [
+            await uow.bookings.get(first.id), await uow.bookings.get(second.id)]}
+    assert [(r.id, r.booking_id) for r in rows] == [
+        (fast_ids[0], second.id), (slow_ids[0], first.id), (slow_ids[1], first.id)]
+    assert bookings == {first.id: slow_ids[1], second.id: fast_ids[0]}

@@ -117,7 +117,8 @@ class SeatRepo(_Repo):
             SeatLayout.id == layout_id))).first()
         if row is None:
             return []
-        key = (str(getattr(self.s.bind, "url", "")), layout_id)
+        # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
+        key = (str(self.s.bind.engine.url), layout_id)
         stamp = (int(row.version), row.created_at)
         hit = _SEAT_MAPS.get(key)
         if hit is not None and hit[0] == stamp:

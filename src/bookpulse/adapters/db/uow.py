@@ -1,11 +1,17 @@
 """The unit of work: one transaction, the repositories over it, and the event log append.
 
-Event ids become visible in id order. At commit the unit of work takes the row lock of the
-single ``event_log_head`` row (``UPDATE ... SET last_id = last_id + n RETURNING``), writes its
-events with the ids it got, and commits, which releases the lock. Any other writer of events
-waits on that row, so no transaction can commit a smaller id after a larger one is visible.
-A reader that has seen id N will never later find an unseen id below N. On SQLite writers
-are serialized by BEGIN IMMEDIATE (and an in-process lock), which gives the same order.
+Event ids become visible in id order. Ids are taken under the row lock of the single
+``event_log_head`` row, which is held until the transaction ends, so no transaction can
+commit a smaller id after a larger one is visible: a reader that has seen id N will never
+later find an unseen id below N.
+
+* PostgreSQL: the events are inserted with provisional negative ids, and a deferred trigger
+  gives them their final ids inside COMMIT (migration ``0010_event_ids_at_commit``), so the
+  lock is never held across a round trip to the application, where a busy event loop would
+  make every other writer wait. A writing unit of work owns its connection until it ends and
+  reads the final ids back on it after the commit (one statement, outside a transaction).
+* SQLite: writers are serialized by BEGIN IMMEDIATE (and an in-process lock); the ids are
+  taken stepwise before the commit, which gives the same order.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import insert, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
 from bookpulse.adapters.db.engine import is_sqlite
@@ -49,6 +55,7 @@ class SqlUnitOfWork:
         self._write = write
         self._after_commit: list[AfterCommit] = []
         self._lock_held = False
+        self._conn: AsyncConnection | None = None
         self.session: AsyncSession = db.sessionmaker(write=write)()
         self.events = EventLogWriter()
         self.bookings = repos.BookingRepo(self.session, sqlite=db.sqlite)
@@ -65,11 +72,18 @@ class SqlUnitOfWork:
         self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite)
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
+        self._provisional_ids: list[int] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._write and self._db.write_lock is not None:
             await self._db.write_lock.acquire()
             self._lock_held = True
+        if self._write and not self._db.sqlite:
+            # A PostgreSQL writer binds its session to a connection of its own, which stays
+            # checked out after COMMIT for reading back the event ids (_read_final_ids).
+            self._conn = await self._db.engine.connect()
+            self.session.bind = self._conn
+            self.session.sync_session.bind = self._conn.sync_connection
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -77,6 +91,8 @@ class SqlUnitOfWork:
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the unit of work.
             await self.session.close()
+            if self._conn is not None:
+                await self._conn.close()
         finally:
             if self._lock_held:
                 self._lock_held = False
@@ -98,6 +114,8 @@ class SqlUnitOfWork:
             await self._write_events(pending)
         await self.session.commit()
         if pending:
+            if self._conn is not None:
+                await self._read_final_ids(pending)
             self.committed_event_ids = list(self.events.appended_ids)
             self.committed_org_ids = sorted({e.org_id for e in pending})
             bus = self._db.bus
@@ -127,18 +145,25 @@ class SqlUnitOfWork:
         } for e in pending]
         if self._db.sqlite:
             first = await self._write_events_stepwise(rows)
-        else:
-            await self.session.flush()  # rows the events refer to must exist first
-            first = await self._write_events_at_once(rows)
-        self.events.appended_ids = list(range(first, first + len(rows)))
-
-    async def _write_events_at_once(self, rows: list[dict[str, Any]]) -> int:
-        """PostgreSQL: head update, event rows and the bookings' ``last_event_id`` in one
-        statement, so the head row lock is held for one round trip and the commit."""
+            self.events.appended_ids = list(range(first, first + len(rows)))
+            return
+        await self.session.flush()  # rows the events refer to must exist first
         payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
                               for i, r in enumerate(rows)])
-        result = await self.session.execute(_PG_APPEND, {"n": len(rows), "rows": payload})
-        return int(result.scalar_one()) + 1
+        result = await self.session.execute(_PG_INSERT_PROVISIONAL, {"rows": payload})
+        self._provisional_ids = [int(i) for i in result.scalars()]
+
+    async def _read_final_ids(self, pending: list[NewEvent]) -> None:
+        """PostgreSQL, right after COMMIT, on the same connection and outside a
+        transaction: the ids the trigger gave this transaction's events (in insertion
+        order, so in id order)."""
+        assert self._conn is not None
+        raw = await self._conn.get_raw_connection()
+        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+            _PG_FINAL_IDS, sorted({e.booking_id for e in pending}), self._provisional_ids)
+        if len(rows) != len(pending):  # pragma: no cover - the trigger gives every one
+            raise RuntimeError("event log: final ids not found after commit")
+        self.events.appended_ids = [int(r[0]) for r in rows]
 
     async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
         n = len(rows)
@@ -160,33 +185,30 @@ class SqlUnitOfWork:
         return int(first)
 
 
-#: One round trip for the event log append on PostgreSQL (see ``_write_events_at_once``):
-#: take ``n`` ids under the head row lock, insert the events with them, and point each
-#: booking at its newest event. Returns the id before the first new one.
-_PG_APPEND = text("""
-WITH head AS (
-    UPDATE event_log_head SET last_id = last_id + :n WHERE id = 1
-    RETURNING last_id - :n AS base
-), ins AS (
-    INSERT INTO booking_events (id, booking_id, org_id, customer_id, offering_id, type,
-                                from_status, to_status, actor_id, actor_name, actor_role,
-                                reason, data, booking_version, created_at)
-    SELECT head.base + 1 + r.ord, r.booking_id, r.org_id, r.customer_id, r.offering_id,
-           r.type, r.from_status, r.to_status, r.actor_id, r.actor_name, r.actor_role,
-           r.reason, r.data, r.booking_version, r.created_at
-    FROM head, jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
-        ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
-        type text, from_status text, to_status text, actor_id int, actor_name text,
-        actor_role text, reason text, data jsonb, booking_version int,
-        created_at timestamptz)
-    RETURNING id, booking_id
-), latest AS (
-    UPDATE bookings SET last_event_id = m.id
-    FROM (SELECT booking_id, max(id) AS id FROM ins GROUP BY booking_id) AS m
-    WHERE bookings.id = m.booking_id
-)
-SELECT base FROM head
+#: PostgreSQL: the events with provisional ids, in order; the deferred trigger of
+#: migration 0010 gives them their final ids (and points the bookings at them) at commit.
+_PG_INSERT_PROVISIONAL = text("""
+INSERT INTO booking_events (id, booking_id, org_id, customer_id, offering_id, type,
+                            from_status, to_status, actor_id, actor_name, actor_role,
+                            reason, data, booking_version, created_at)
+SELECT -nextval('booking_events_provisional'), r.booking_id, r.org_id, r.customer_id,
+       r.offering_id, r.type, r.from_status, r.to_status, r.actor_id, r.actor_name,
+       r.actor_role, r.reason, r.data, r.booking_version, r.created_at
+FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+    ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
+    type text, from_status text, to_status text, actor_id int, actor_name text,
+    actor_role text, reason text, data jsonb, booking_version int,
+    created_at timestamptz)
+ORDER BY r.ord
+RETURNING id
 """)
+
+#: Sent with asyncpg directly (after COMMIT, outside SQLAlchemy's transaction handling).
+_PG_FINAL_IDS = """
+SELECT id FROM booking_events
+WHERE booking_id = ANY($1::bigint[]) AND provisional_id = ANY($2::bigint[])
+ORDER BY id
+"""
 
 
 class Database:

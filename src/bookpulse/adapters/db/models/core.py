@@ -217,6 +217,9 @@ class BookingEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     booking_version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: PostgreSQL: the id the row was inserted with before it got its final one at commit;
+    #: the writer finds its events by it afterwards (see uow.py).
+    provisional_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class EventLogHead(Base):
