@@ -15,6 +15,10 @@ What it does (all on loopback, bounded in count and time):
    (confirm, check in, start, complete) at ``--rate``/s for ``--duration`` s.
    Change-to-receipt latency is measured from just before the HTTP request to the
    arrival of the event at each client it concerns (customer + every admin).
+   In both phases the HTTP driver runs in a process of its own: sharing an event loop
+   with thousands of WebSocket readers, it started requests late and then in bursts,
+   which measured the client's own lag, not the server's (times on both sides are
+   ``time.monotonic()``, one clock for every process on the machine).
 4. **Reconnect storm**: drops every connection at once while changes keep coming,
    reconnects all with their last event id, and reports the time until all have
    resumed; then checks every client got every event it should: lost, duplicated, out of
@@ -30,7 +34,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -235,6 +241,20 @@ class Stats:
         self.responded_at: dict[str, float] = {}
         self.receipts: list[tuple[str, float]] = []  # (change key, arrival)
 
+    def merge(self, driven: dict[str, Any]) -> None:
+        """Take in what a driver process sent and answered."""
+        self.sent_at.update(driven["sent_at"])
+        self.responded_at.update(driven["responded_at"])
+        self.expected.update(driven["expected"])
+        self.request_s += driven["request_s"]
+        self.errors += driven["errors"]
+        self.changes += driven["changes"]
+        self.behind += driven["behind"]
+
+    def receipt_latencies(self) -> list[float]:
+        """Arrival minus the start of the HTTP request, per receipt of a known change."""
+        return [t - self.sent_at[k] for k, t in self.receipts if k in self.sent_at]
+
     def after_response(self) -> list[float]:
         """Arrival minus the HTTP response, per receipt (0 when it came first): the
         delay the stream adds once the change is committed and answered."""
@@ -299,10 +319,7 @@ class Client:
                     s.duplicates += 1
                     continue
                 s.received.add(token)
-                sent = s.sent_at.get(key)
-                if sent is not None:
-                    s.latencies.append(now - sent)
-                    s.receipts.append((key, now))
+                s.receipts.append((key, now))
         except ConnectionClosed:
             pass
         if not self.stopping:
@@ -383,6 +400,88 @@ async def drive(rate: float, duration: float, make_change: Any, stats: Stats,
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.gather(*tasks)
+
+
+@contextlib.contextmanager
+def no_collector_pauses() -> Any:
+    """The receiving process holds thousands of connections and every receipt: a full
+    collection of all that stops every reader for 100 ms or more and would be measured
+    as stream latency. Measure without the cycle collector (restored afterwards)."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+def run_driver(spec: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+    """Drive the changes from a process of its own (see the module notes); the result
+    is what it sent and answered, for ``Stats.merge``."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_driver_main, args=(spec, child), daemon=True)
+    proc.start()
+    child.close()
+
+    def wait() -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = parent.recv()
+        finally:
+            proc.join(30)
+        return result
+
+    return asyncio.get_running_loop().run_in_executor(None, wait)
+
+
+def _driver_main(spec: dict[str, Any], out: Any) -> None:
+    out.send(asyncio.run(_drive_spec(spec)))
+
+
+async def _drive_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    stats = Stats()
+    http = Pool("127.0.0.1", spec["port"], 64)
+    try:
+        if spec["kind"] == "floor":
+            change = floor_change(http, stats, spec["clients"], spec["admin_idx"])
+            await drive(spec["rate"], spec["duration"], change, stats)
+            version: dict[str, int] = {}
+        else:
+            traffic = LiveTraffic(spec["seed"], http, stats, spec["admin_idx"])
+            await drive(spec["rate"], spec["duration"], traffic.change, stats)
+            version = traffic.version
+    finally:
+        await http.close()
+    return {"sent_at": stats.sent_at, "responded_at": stats.responded_at,
+            "expected": stats.expected, "request_s": stats.request_s,
+            "errors": stats.errors, "changes": stats.changes, "behind": stats.behind,
+            "version": version}
+
+
+def floor_change(http: Pool, stats: Stats, clients: int, admin_idx: list[int]) -> Any:
+    async def change(i: int) -> None:
+        idx = i % clients
+        key = f"f{i}"
+        stats.expected[key] = [idx, *admin_idx]
+        stats.sent_at[key] = time.monotonic()
+        try:
+            r = await http.post("/change", json={
+                "key": key, "to": [str(idx), *map(str, admin_idx)]})
+        except ConnectionLost:
+            stats.errors += 1  # sent or not: its receipts are not counted
+            del stats.expected[key]
+            return
+        stats.responded_at[key] = time.monotonic()
+        stats.request_s.append(stats.responded_at[key] - stats.sent_at[key])
+        if r.status_code != 200:
+            stats.errors += 1
+            del stats.expected[key]
+        else:
+            stats.changes += 1
+
+    return change
 
 
 ACTIONS = ("confirm", "check_in", "start", "complete")
@@ -468,30 +567,15 @@ async def floor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             while (await http.get("/health")).json()["connections"] < n:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
 
-            async def change(i: int) -> None:
-                idx = i % args.clients
-                key = f"f{i}"
-                stats.expected[key] = [idx, *admin_idx]
-                stats.sent_at[key] = time.monotonic()
-                try:
-                    r = await http.post("/change", json={
-                        "key": key, "to": [str(idx), *map(str, admin_idx)]})
-                except ConnectionLost:
-                    stats.errors += 1  # sent or not: its receipts are not counted
-                    del stats.expected[key]
-                    return
-                stats.responded_at[key] = time.monotonic()
-                stats.request_s.append(stats.responded_at[key] - stats.sent_at[key])
-                if r.status_code != 200:
-                    stats.errors += 1
-                    del stats.expected[key]
-                else:
-                    stats.changes += 1
-
-            await drive(args.rate, args.duration, change, stats)
+            with no_collector_pauses():
+                stats.merge(await run_driver({
+                    "kind": "floor", "port": port, "rate": args.rate,
+                    "duration": args.duration, "clients": args.clients,
+                    "admin_idx": admin_idx}))
+                await asyncio.sleep(args.settle)
         finally:
             await http.close()
-        await asyncio.sleep(args.settle)
+        stats.latencies = stats.receipt_latencies()
     finally:
         await asyncio.gather(*(c.close() for c in clients))
         server.stop()
@@ -534,11 +618,16 @@ async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[s
             out["rss_base_kib"], out["rss_idle_kib"] = rss0, rss1
             out["kib_per_conn"] = (rss1 - rss0) / max(len(clients) - 20, 1)
 
-            await drive(args.rate, args.duration, traffic.change, stats)
-            await asyncio.sleep(args.settle)
+            with no_collector_pauses():
+                driven = await run_driver({
+                    "kind": "live", "port": port, "rate": args.rate,
+                    "duration": args.duration, "seed": seed_, "admin_idx": admin_idx})
+                stats.merge(driven)
+                traffic.version = driven["version"]
+                await asyncio.sleep(args.settle)
             out["lost_main"] = lost(stats)
             out["rss_after_kib"] = rss_kib(server.proc.pid)
-            out["latencies"] = list(stats.latencies)
+            out["latencies"] = stats.receipt_latencies()
             out["after_response"] = stats.after_response()
             out["request_s"] = list(stats.request_s)
 
