@@ -90,9 +90,11 @@ class SqlUnitOfWork:
         try:
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the unit of work.
-            await self.session.close()
-            if self._conn is not None:
-                await self._conn.close()
+            try:
+                await self.session.close()
+            finally:
+                if self._conn is not None:
+                    await self._conn.close()  # back to the pool (rolled back if need be)
         finally:
             if self._lock_held:
                 self._lock_held = False
