@@ -229,7 +229,6 @@ class Stats:
     def __init__(self) -> None:
         self.sent_at: dict[str, float] = {}
         self.expected: dict[str, list[int]] = {}   # change key -> client indexes
-        self.latencies: list[float] = []
         self.received: set[tuple[int, str]] = set()
         self.duplicates = 0
         self.out_of_order = 0
@@ -575,11 +574,10 @@ async def floor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 await asyncio.sleep(args.settle)
         finally:
             await http.close()
-        stats.latencies = stats.receipt_latencies()
     finally:
         await asyncio.gather(*(c.close() for c in clients))
         server.stop()
-    return {"stats": stats}
+    return {"stats": stats, "latencies": stats.receipt_latencies()}
 
 
 async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[str, Any]:
@@ -673,7 +671,7 @@ async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[s
 def table(args: argparse.Namespace, floor: dict[str, Any], live: dict[str, Any],
           db_kind: str) -> str:
     fs, ls = floor["stats"], live["stats"]
-    fl, ll = fs.latencies, live["latencies"]
+    fl, ll = floor["latencies"], live["latencies"]
     rows = [
         ("clients (customers + admins)", f"{args.clients} + {args.admins}",
          f"{args.clients} + {args.admins}", ""),

@@ -39,6 +39,11 @@ async def alice_bookings(world: World, n: int) -> list[str]:
     return refs
 
 
+async def alice_id(world: World) -> int:
+    async with world.container.db(write=False) as uow:
+        return (await uow.users.by_email("alice@example.com")).id
+
+
 async def admin(world: World) -> Principal:
     from bookpulse.services.accounts import load_principal
 
@@ -71,8 +76,7 @@ async def test_subscribing_while_writers_commit_gives_every_event_once_in_order(
     refs = await alice_bookings(world, 3)
     who = await admin(world)
     c = world.container
-    async with c.db(write=False) as uow:
-        alice = (await uow.users.by_email("alice@example.com")).id
+    alice = await alice_id(world)
 
     async def writer(ref: str) -> None:
         for i in range(12):
@@ -110,8 +114,7 @@ async def test_resuming_from_an_id_the_hub_has_not_read_yet_sends_nothing_twice(
     refs = await alice_bookings(world, 2)
     who = await admin(world)
     c = world.container
-    async with c.db(write=False) as uow:
-        alice = (await uow.users.by_email("alice@example.com")).id
+    alice = await alice_id(world)
     known = await event_ids(world, customer_id=alice)
     await eventually(lambda: hub.position >= known[-1], within=10)
     hub.position = known[0] - 1  # the reader is behind what the client applied

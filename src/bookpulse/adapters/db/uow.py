@@ -72,7 +72,6 @@ class SqlUnitOfWork:
         self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite)
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
-        self._provisional_ids: list[int] = []
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._write and self._db.write_lock is not None:
@@ -112,12 +111,11 @@ class SqlUnitOfWork:
 
     async def commit(self) -> None:
         pending = self.events.pending
-        if pending:
-            await self._write_events(pending)
+        provisional = await self._write_events(pending) if pending else None
         await self.session.commit()
+        if provisional is not None:
+            await self._read_final_ids(pending, provisional)
         if pending:
-            if self._conn is not None:
-                await self._read_final_ids(pending)
             self.committed_event_ids = list(self.events.appended_ids)
             self.committed_org_ids = sorted({e.org_id for e in pending})
             bus = self._db.bus
@@ -135,7 +133,9 @@ class SqlUnitOfWork:
         await self.session.rollback()
         self.events.pending = []
 
-    async def _write_events(self, pending: list[NewEvent]) -> None:
+    async def _write_events(self, pending: list[NewEvent]) -> list[int] | None:
+        """Write the events; on PostgreSQL returns their provisional ids (the final ones
+        exist only after COMMIT), on SQLite sets ``appended_ids`` and returns None."""
         rows = [{
             "booking_id": e.booking_id, "org_id": e.org_id, "customer_id": e.customer_id,
             "offering_id": e.offering_id, "type": str(e.type),
@@ -148,21 +148,21 @@ class SqlUnitOfWork:
         if self._db.sqlite:
             first = await self._write_events_stepwise(rows)
             self.events.appended_ids = list(range(first, first + len(rows)))
-            return
+            return None
         await self.session.flush()  # rows the events refer to must exist first
         payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
                               for i, r in enumerate(rows)])
         result = await self.session.execute(_PG_INSERT_PROVISIONAL, {"rows": payload})
-        self._provisional_ids = [int(i) for i in result.scalars()]
+        return [int(i) for i in result.scalars()]
 
-    async def _read_final_ids(self, pending: list[NewEvent]) -> None:
+    async def _read_final_ids(self, pending: list[NewEvent], provisional: list[int]) -> None:
         """PostgreSQL, right after COMMIT, on the same connection and outside a
         transaction: the ids the trigger gave this transaction's events (in insertion
         order, so in id order)."""
         assert self._conn is not None
         raw = await self._conn.get_raw_connection()
         rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-            _PG_FINAL_IDS, sorted({e.booking_id for e in pending}), self._provisional_ids)
+            _PG_FINAL_IDS, sorted({e.booking_id for e in pending}), provisional)
         if len(rows) != len(pending):  # pragma: no cover - the trigger gives every one
             raise RuntimeError("event log: final ids not found after commit")
         self.events.appended_ids = [int(r[0]) for r in rows]
