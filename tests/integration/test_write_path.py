@@ -71,6 +71,26 @@ async def test_a_reference_already_taken_is_replaced_not_refused(
     assert taken[0][0] == 3
 
 
+async def test_a_retry_gets_the_booking_whose_reference_was_redrawn(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idempotency key is claimed with the first reference drawn; when that one is
+    taken and another is drawn, the key must answer with the booking's real one."""
+    first = (await world.book()).json()
+    draws = iter([first["ref"]])
+    original = refs.new_reference
+    monkeypatch.setattr(refs, "new_reference", lambda rng=None: next(draws, None)
+                        or original(rng))
+    body = {"offering_id": world.offering, "session_id": world.session, "quantity": 2}
+    headers = {**world.headers["customer_a"], "Idempotency-Key": "redrawn-1"}
+    made = await world.client.post("/api/v1/bookings", json=body, headers=headers)
+    again = await world.client.post("/api/v1/bookings", json=body, headers=headers)
+    assert made.status_code == 201 and again.status_code == 201, again.text
+    assert made.json()["ref"] != first["ref"]
+    assert again.json()["ref"] == made.json()["ref"]
+    taken = await _rows(world, "SELECT taken FROM sessions WHERE id = :s", s=world.session)
+    assert taken[0][0] == 3
+
+
 async def test_a_removed_staff_member_loses_access_on_the_next_request(world: World) -> None:
     staff = world.headers["staff_1"]
     listing = f"/api/v1/bookings?org_id={world.org1}"

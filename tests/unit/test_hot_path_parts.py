@@ -1,12 +1,17 @@
-"""Small parts of the hot paths: a connection's mailbox and the cache of principals."""
+"""Small parts of the hot paths: a connection's mailbox, the cache of principals and the
+memory of verified access tokens."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 
 from bookpulse.adapters.realtime.hub import Close, Mailbox, Outgoing
+from bookpulse.adapters.security import TokenCodec
+from bookpulse.domain.errors import Unauthenticated
 from bookpulse.domain.lifecycle import Role
 from bookpulse.domain.model import Principal
 from bookpulse.services.accounts import PrincipalCache, forget_principals
@@ -59,3 +64,22 @@ def test_principal_cache_reuses_until_expiry_or_a_change() -> None:
     brief = PrincipalCache(-1)
     brief.put(alice, generation=PrincipalCache.generation)
     assert brief.get(7) is None
+
+
+def test_remembered_tokens_still_expire_and_forged_ones_are_refused() -> None:
+    codec = TokenCodec("s" * 32, ttl=timedelta(minutes=15))
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    token = codec.issue(user_id=7, now=now)
+    assert codec.read(token, now=now)[0] == 7
+    assert codec.read(token, now=now + timedelta(minutes=14))[0] == 7
+    with pytest.raises(Unauthenticated) as expired:
+        codec.read(token, now=now + timedelta(minutes=15))
+    assert expired.value.data.get("reason") == "token-expired"
+    forged = jwt.encode({"sub": "8", "typ": "access", "exp": int(now.timestamp()) + 600},
+                        "another-secret-of-32-characters!", algorithm="HS256")
+    for bad in (forged, token[:-2] + ("AA" if not token.endswith("AA") else "BB")):
+        with pytest.raises(Unauthenticated):
+            codec.read(bad, now=now)
+    for i in range(TokenCodec.VERIFIED_MAX + 10):  # the memory stays bounded
+        codec.read(codec.issue(user_id=i, now=now + timedelta(seconds=i)), now=now)
+    assert len(codec._verified) == TokenCodec.VERIFIED_MAX

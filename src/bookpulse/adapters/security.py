@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,13 +38,19 @@ class Argon2Hasher:
 
 
 class TokenCodec:
-    """Short-lived HS256 access tokens: ``sub`` is the user id, ``typ`` is ``access``."""
+    """Short-lived HS256 access tokens: ``sub`` is the user id, ``typ`` is ``access``.
+
+    A client sends the same token with every request until it expires, so the claims of
+    tokens whose signature checked out are remembered (a bounded map, oldest dropped
+    first): the signature is checked once per token, the expiry on every read."""
 
     ALGORITHM = "HS256"
+    VERIFIED_MAX = 4096
 
     def __init__(self, secret: str, *, ttl: timedelta) -> None:
         self._secret = secret
         self.ttl = ttl
+        self._verified: OrderedDict[str, tuple[int, int]] = OrderedDict()
 
     def issue(self, *, user_id: int, now: datetime) -> str:
         payload = {"sub": str(user_id), "typ": "access", "iat": int(now.timestamp()),
@@ -53,6 +59,19 @@ class TokenCodec:
 
     def read(self, token: str, *, now: datetime) -> tuple[int, datetime]:
         """(user id, expiry) of a valid access token; ``Unauthenticated`` otherwise."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            self._verified[token] = claims
+            if len(self._verified) > self.VERIFIED_MAX:
+                self._verified.popitem(last=False)
+        user_id, exp = claims
+        expires = datetime.fromtimestamp(exp, tz=now.tzinfo)
+        if expires <= now:
+            raise Unauthenticated("The access token has expired.", reason="token-expired")
+        return user_id, expires
+
+    def _verify(self, token: str) -> tuple[int, int]:
         try:
             payload: dict[str, Any] = jwt.decode(
                 token, self._secret, algorithms=[self.ALGORITHM],
@@ -61,12 +80,9 @@ class TokenCodec:
             raise Unauthenticated("Invalid access token.") from None
         if payload.get("typ") != "access":
             raise Unauthenticated("Invalid access token.")
-        expires = datetime.fromtimestamp(int(payload["exp"]), tz=now.tzinfo)
-        if expires <= now:
-            raise Unauthenticated("The access token has expired.", reason="token-expired")
         try:
-            return int(payload["sub"]), expires
-        except ValueError:
+            return int(payload["sub"]), int(payload["exp"])
+        except (TypeError, ValueError):
             raise Unauthenticated("Invalid access token.") from None
 
 

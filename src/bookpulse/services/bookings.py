@@ -15,7 +15,6 @@ from typing import Any
 
 from bookpulse.domain import refs
 from bookpulse.domain.errors import (
-    AlreadyExists,
     DuplicateRequest,
     Forbidden,
     InvalidInput,
@@ -117,12 +116,17 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
     once when the offering confirms automatically. Raises ``SoldOut`` (or another
     ``Conflict``) and writes nothing when the inventory is not there.
 
-    With an ``idempotency_key`` a retried request returns the booking the first one made;
+    With an ``idempotency_key`` a retried request returns the booking the first one made,
+    also when both run at once (the key is claimed first; see ``IdempotencyRepo.claim``);
     the same key with a different request body is refused.
     """
     async with db(write=True) as uow:
-        if idempotency_key is not None and principal.user_id is not None:
-            seen = await uow.idempotency.get(user_id=principal.user_id, key=idempotency_key)
+        ref = refs.new_reference()  # a taken one is replaced by bookings.add
+        key = idempotency_key if principal.user_id is not None else None
+        if key is not None:
+            seen = await uow.idempotency.claim(
+                user_id=principal.user_id, key=key, request_hash=request_hash or "",
+                status=201, body={"ref": ref}, now=now)
             if seen is not None:
                 if request_hash is not None and seen["request_hash"] != request_hash:
                     raise DuplicateRequest()
@@ -134,7 +138,6 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
         customer_id, who = await _customer(uow, principal, offering, contact)
         handler = inventory.handler_for(offering.shape)
         reservation = await handler.reserve(uow, offering=offering, request=request, now=now)
-        ref = refs.new_reference()  # a taken one is replaced by bookings.add
         auto = bool(offering.auto_confirm)
         details = dict(reservation.details)
         if request.notes:
@@ -170,32 +173,12 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
                 role=Role.SYSTEM, from_status=Status.PENDING, to_status=Status.CONFIRMED,
                 now=now, actor_name=AUTO_CONFIRM_ACTOR,
             ))
-        if idempotency_key is not None and principal.user_id is not None:
-            await uow.idempotency.put(user_id=principal.user_id, key=idempotency_key,
-                                      request_hash=request_hash or "", status=201,
-                                      body={"ref": booking.ref}, now=now)
+        if key is not None and booking.ref != ref:
+            await uow.idempotency.set_body(user_id=principal.user_id, key=key,
+                                           body={"ref": booking.ref})
         await uow.commit()
         booking.last_event_id = uow.events.appended_ids[-1]
         return booking
-
-
-async def create_booking_idempotent(*, db: UnitOfWorkFactory, principal: Principal,
-                                    request: BookingRequest, now: datetime,
-                                    contact: Contact | None = None,
-                                    idempotency_key: str | None = None,
-                                    request_hash: str | None = None) -> Booking:
-    """``create_booking``, safe against two concurrent requests with the same key: the
-    loser's transaction rolls back whole (inventory included) and it returns the winner's
-    booking."""
-    kwargs: dict[str, Any] = dict(db=db, principal=principal, request=request, now=now,
-                                  contact=contact, idempotency_key=idempotency_key,
-                                  request_hash=request_hash)
-    try:
-        return await create_booking(**kwargs)
-    except AlreadyExists as exc:
-        if exc.data.get("field") != "idempotency_key":
-            raise
-        return await create_booking(**kwargs)
 
 
 async def _load(uow: Any, ref: str, principal: Principal) -> tuple[Booking, Role]:

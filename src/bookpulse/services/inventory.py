@@ -48,8 +48,11 @@ class CapacityInventory:
             raise InvalidInput("This date has already started.", field="session_id")
         if request.quantity < 1:
             raise InvalidInput("Quantity must be at least 1.", field="quantity")
-        if not await uow.capacity.take(session_id=session.id, quantity=request.quantity):
-            left = max(session.capacity - session.taken, 0)
+        left = max(session.capacity - session.taken, 0)
+        # Short already when read: no need to try the update (the sold-out answer of a
+        # rush stays one statement cheaper); else the conditional update decides.
+        if left < request.quantity or not await uow.capacity.take(
+                session_id=session.id, quantity=request.quantity):
             raise SoldOut(f"Only {left} place(s) left." if left else "Sold out.",
                           session_id=session.id, available=left)
         return Reservation(start_at=session.start_at, end_at=session.end_at,

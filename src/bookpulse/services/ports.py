@@ -61,8 +61,12 @@ class CapacityRepo(Protocol):
 class IdempotencyRepo(Protocol):
     async def get(self, *, user_id: int | None, key: str) -> dict[str, Any] | None: ...
 
-    async def put(self, *, user_id: int | None, key: str, request_hash: str,
-                  status: int, body: dict[str, Any], now: datetime) -> None: ...
+    async def claim(self, *, user_id: int | None, key: str, request_hash: str,
+                    status: int, body: dict[str, Any], now: datetime
+                    ) -> dict[str, Any] | None: ...
+
+    async def set_body(self, *, user_id: int | None, key: str,
+                       body: dict[str, Any]) -> None: ...
 
 
 class UnitOfWork(Protocol):

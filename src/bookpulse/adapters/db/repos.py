@@ -171,13 +171,25 @@ class IdempotencyRepo:
             return None
         return {"request_hash": row.request_hash, "status": row.status_code, "body": row.body}
 
-    async def put(self, *, user_id: int, key: str, request_hash: str, status: int,
-                  body: dict[str, Any], now: datetime) -> None:
-        stored = (await self.s.execute(self._insert, {
-            "user_id": user_id, "key": key, "request_hash": request_hash,
-            "status_code": status, "body": body, "created_at": now})).scalar_one_or_none()
-        if stored is None:  # a concurrent request with the same key won
-            raise AlreadyExists("This idempotency key is in use.", field="idempotency_key")
+    async def claim(self, *, user_id: int, key: str, request_hash: str, status: int,
+                    body: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+        """Take the key for this request, storing what it will answer: None when the key is
+        ours, or what the request that took it first stored. On PostgreSQL a claim waits
+        for a running transaction that claimed the same key, and wins if that one rolls
+        back, so two concurrent requests with one key never both go on."""
+        while True:
+            stored = (await self.s.execute(self._insert, {
+                "user_id": user_id, "key": key, "request_hash": request_hash,
+                "status_code": status, "body": body, "created_at": now})).scalar_one_or_none()
+            if stored is not None:
+                return None
+            seen = await self.get(user_id=user_id, key=key)
+            if seen is not None:  # else purged in between: claim again
+                return seen
+
+    async def set_body(self, *, user_id: int, key: str, body: dict[str, Any]) -> None:
+        await self.s.execute(update(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key).values(body=body))
 
     async def purge(self, *, before: datetime) -> int:
         result = await self.s.execute(

@@ -81,7 +81,7 @@ async def create_booking(
                        phone=body.customer.phone) if body.customer else None)
     fingerprint = svc.request_fingerprint(body.model_dump(mode="json"))
     key = idempotency_key.strip() if idempotency_key else None
-    booking = await svc.create_booking_idempotent(
+    booking = await svc.create_booking(
         db=c.db, principal=principal, request=_request(body), contact=contact,
         now=c.clock.now(), idempotency_key=key or None, request_hash=fingerprint)
     response.headers["Location"] = f"/api/v1/bookings/{booking.ref}"

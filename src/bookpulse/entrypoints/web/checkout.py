@@ -179,7 +179,7 @@ async def book(request: Request) -> Response:
         contact = Contact(name=contact_form["name"], email=principal.email or "",
                           phone=contact_form["phone"] or None)
         key = str(form.get("idempotency_key") or "")[:100] or None
-        booking = await svc.create_booking_idempotent(
+        booking = await svc.create_booking(
             db=c.db, principal=principal, request=req, contact=contact, now=c.clock.now(),
             idempotency_key=key and f"web:{key}",
             request_hash=svc.request_fingerprint({"req": repr(req), "contact": repr(contact)}))
