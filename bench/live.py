@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -232,7 +233,7 @@ class Stats:
         self.received: set[tuple[int, str]] = set()
         self.duplicates = 0
         self.out_of_order = 0
-        self.errors = 0
+        self.errors: Counter[str] = Counter()  # what went wrong -> count
         self.changes = 0
         self.behind = 0
         self.request_s: list[float] = []  # HTTP request -> response, per change
@@ -246,7 +247,7 @@ class Stats:
         self.responded_at.update(driven["responded_at"])
         self.expected.update(driven["expected"])
         self.request_s += driven["request_s"]
-        self.errors += driven["errors"]
+        self.errors.update(driven["errors"])
         self.changes += driven["changes"]
         self.behind += driven["behind"]
 
@@ -469,13 +470,13 @@ def floor_change(http: Pool, stats: Stats, clients: int, admin_idx: list[int]) -
             r = await http.post("/change", json={
                 "key": key, "to": [str(idx), *map(str, admin_idx)]})
         except ConnectionLost:
-            stats.errors += 1  # sent or not: its receipts are not counted
+            stats.errors["connection lost"] += 1  # sent or not: receipts not counted
             del stats.expected[key]
             return
         stats.responded_at[key] = time.monotonic()
         stats.request_s.append(stats.responded_at[key] - stats.sent_at[key])
         if r.status_code != 200:
-            stats.errors += 1
+            stats.errors[f"HTTP {r.status_code}"] += 1
             del stats.expected[key]
         else:
             stats.changes += 1
@@ -514,7 +515,7 @@ class LiveTraffic:
         except ConnectionLost:
             # The request may or may not have been applied: ask, so the expected receipts
             # and the next version stay right.
-            self.stats.errors += 1
+            self.stats.errors["connection lost"] += 1
             r = await self.http.get(f"/api/v1/bookings/{ref}", headers=self.headers)
             self.version[ref] = r.json()["version"]
             if self.version[ref] == version:
@@ -525,11 +526,26 @@ class LiveTraffic:
         self.stats.responded_at[key] = time.monotonic()
         self.stats.request_s.append(self.stats.responded_at[key] - self.stats.sent_at[key])
         if r.status_code != 200:
-            self.stats.errors += 1
+            self.stats.errors[f"HTTP {r.status_code} {_problem_type(r)}".strip()] += 1
             del self.stats.expected[key]
             return
         self.version[ref] = version
         self.stats.changes += 1
+
+
+def _problem_type(r: Any) -> str:
+    try:
+        return str(r.json().get("type", "")).rsplit("/", 1)[-1]
+    except ValueError:
+        return ""
+
+
+def _errors(errors: Counter[str]) -> str:
+    """``0``, or the total and what they were: ``2 (connection lost 1, HTTP 503 1)``."""
+    total = sum(errors.values())
+    if not total:
+        return "0"
+    return f"{total} (" + ", ".join(f"{k} {n}" for k, n in errors.most_common()) + ")"
 
 
 def live_key(msg: dict[str, Any]) -> str | None:
@@ -677,7 +693,7 @@ def table(args: argparse.Namespace, floor: dict[str, Any], live: dict[str, Any],
          f"{args.clients} + {args.admins}", ""),
         ("changes made / target", f"{fs.changes} / {int(args.rate * args.duration)}",
          f"{ls.changes} / {int(args.rate * args.duration)}+storm", ""),
-        ("http errors", str(fs.errors), str(ls.errors), ""),
+        ("http errors", _errors(fs.errors), _errors(ls.errors), ""),
         ("driver fell behind (starts)", str(fs.behind), str(ls.behind), ""),
         ("receipts", str(len(fl)), str(len(ll)), ""),
     ]

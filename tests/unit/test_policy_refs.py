@@ -34,6 +34,13 @@ def test_reference_format() -> None:
     assert not any(ch in ref[3:] for ch in "01OIL")
 
 
+def test_references_spread_over_the_whole_alphabet_in_every_position() -> None:
+    drawn = [refs.new_reference()[3:] for _ in range(3000)]
+    for position in range(refs.LENGTH):
+        assert {r[position] for r in drawn} == set(refs.ALPHABET)
+    assert len(set(drawn)) > 2990  # 729 million values: collisions are rare
+
+
 @given(st.text(alphabet=refs.ALPHABET, min_size=6, max_size=6))
 def test_normalize_accepts_what_people_type(body: str) -> None:
     assert refs.normalize_reference(f" bp {body.lower()} ") == f"BP-{body}"

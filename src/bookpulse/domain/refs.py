@@ -10,10 +10,18 @@ PREFIX = "BP-"
 LENGTH = 6
 
 
+_SYSTEM_RANDOM = secrets.SystemRandom()
+
+
 def new_reference(rng: secrets.SystemRandom | None = None) -> str:
-    """A random reference; 30**6 = 729 million values, uniqueness is enforced by storage."""
-    choice = (rng or secrets.SystemRandom()).choice
-    return PREFIX + "".join(choice(ALPHABET) for _ in range(LENGTH))
+    """A random reference; 30**6 = 729 million values, uniqueness is enforced by storage.
+    One draw of a number below 30**6, written in the alphabet's 30 digits."""
+    n = (rng or _SYSTEM_RANDOM).randrange(len(ALPHABET) ** LENGTH)
+    digits = []
+    for _ in range(LENGTH):
+        n, d = divmod(n, len(ALPHABET))
+        digits.append(ALPHABET[d])
+    return PREFIX + "".join(digits)
 
 
 def normalize_reference(text: str) -> str:

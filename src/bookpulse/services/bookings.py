@@ -77,7 +77,7 @@ def _event(booking: Booking, *, type: EventType, principal: Principal, role: Rol
 
 
 async def _offering(uow: Any, offering_id: int, principal: Principal) -> Any:
-    offering = await uow.catalog.offering(offering_id)
+    offering = await uow.catalog.offering_row(offering_id)
     if offering is None or offering.archived_at is not None or (
         not offering.is_published and not principal.is_member_of(offering.org_id)
     ):

@@ -197,6 +197,10 @@ class IdempotencyRepo:
         return result.rowcount or 0  # type: ignore[attr-defined, no-any-return]
 
 
+_OFFERING_ROW = select(Offering.__table__).where(
+    Offering.__table__.c.id == bindparam("o_id"))
+
+
 class CatalogRepo:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -240,6 +244,11 @@ class CatalogRepo:
     async def venues(self, org_id: int) -> list[Venue]:
         return list((await self.s.scalars(
             select(Venue).where(Venue.org_id == org_id).order_by(Venue.id))).all())
+
+    async def offering_row(self, offering_id: int) -> Any | None:
+        """The offering's columns as a read-only row, for the booking paths: the same
+        attributes as the mapped object without building and tracking one."""
+        return (await self.s.execute(_OFFERING_ROW, {"o_id": offering_id})).first()
 
     async def offering(self, offering_id: int, *, for_update: bool = False) -> Offering | None:
         stmt = select(Offering).where(Offering.id == offering_id)
