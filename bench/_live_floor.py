@@ -63,8 +63,10 @@ app = Starlette(routes=[WebSocketRoute("/ws", ws_endpoint), Route("/change", cha
 def main(argv: list[str]) -> int:
     import uvicorn
 
+    from bookpulse.entrypoints.ws_protocol import LEAN, ws_protocol
+
     port = int(argv[0])
-    ws = argv[1] if len(argv) > 1 else "wsproto"
+    ws = ws_protocol(argv[1] if len(argv) > 1 else LEAN)
     uvicorn.run(app, host="127.0.0.1", port=port, ws=ws, log_level="warning",
                 ws_ping_interval=None, ws_per_message_deflate=False,
                 backlog=8192, timeout_keep_alive=60)

@@ -16,9 +16,10 @@ def main(argv: list[str]) -> int:
     from bookpulse import bootstrap
     from bookpulse.config import load_settings
     from bookpulse.entrypoints.app import create_app
+    from bookpulse.entrypoints.ws_protocol import LEAN, ws_protocol
 
     port = int(argv[0])
-    ws = argv[1] if len(argv) > 1 else "wsproto"
+    ws = ws_protocol(argv[1] if len(argv) > 1 else LEAN)
     app = create_app(bootstrap.build(load_settings()))
     uvicorn.run(app, host="127.0.0.1", port=port, ws=ws, log_level="warning",
                 ws_ping_interval=None, ws_per_message_deflate=False,

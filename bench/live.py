@@ -56,6 +56,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench._http import ConnectionLost, Pool
+from bookpulse.entrypoints.ws_protocol import LEAN
 
 PG_ADMIN = os.environ.get("BOOKPULSE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench-password-1"  # a throwaway database
@@ -754,8 +755,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-storm", dest="storm", action="store_false")
     p.add_argument("--database", choices=("sqlite", "postgres"), default="postgres")
     p.add_argument("--broker", default="memory://", help="BROKER_URL for the server")
-    p.add_argument("--ws", default="wsproto",
-                   choices=("wsproto", "websockets", "websockets-sansio"))
+    p.add_argument("--ws", default=LEAN,
+                   choices=(LEAN, "wsproto", "websockets", "websockets-sansio"))
     p.add_argument("--quick", action="store_true",
                    help="small smoke run: 200 clients, 5 admins, 50/s for 5 s")
     args = p.parse_args(argv)

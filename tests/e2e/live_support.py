@@ -22,6 +22,7 @@ from bookpulse import bootstrap
 from bookpulse.adapters.realtime.hub import HubConfig
 from bookpulse.config import Settings
 from bookpulse.entrypoints.app import create_app
+from bookpulse.entrypoints.ws_protocol import LEAN, ws_protocol
 from tests.conftest import FAST_HASHER, World, build_world
 
 #: Short timers so tests see heartbeats and expiry quickly.
@@ -32,7 +33,7 @@ class ServerThread:
     """The whole app on a real socket, its own container and event loop in a thread."""
 
     def __init__(self, settings: Settings, *, clock: Any, hasher: Any,
-                 hub_config: HubConfig | None = None, ws: str = "websockets-sansio") -> None:
+                 hub_config: HubConfig | None = None, ws: str = LEAN) -> None:
         self.settings = settings
         self.clock = clock
         self.hasher = hasher
@@ -61,7 +62,8 @@ class ServerThread:
         container.extras["live_config"] = self.hub_config
         self.container = container
         app = create_app(container, migrate=False)
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws=self.ws,
+        config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                                ws=ws_protocol(self.ws),
                                 ws_ping_interval=None)
         self._server = uvicorn.Server(config)
         await self._server.serve(sockets=[self.sock])

@@ -10,6 +10,7 @@ from importlib import import_module
 import click
 
 from bookpulse.config import load_settings
+from bookpulse.entrypoints.ws_protocol import LEAN
 
 
 def _settings(**overrides: object):  # type: ignore[no-untyped-def]
@@ -42,11 +43,12 @@ def _safe_url(url: str) -> str:
 
 
 def _serve(settings, host: str, port: int, *, banner: str | None = None,  # type: ignore[no-untyped-def]
-           ws: str = "auto") -> None:
+           ws: str = LEAN) -> None:
     import uvicorn
 
     from bookpulse import bootstrap
     from bookpulse.entrypoints.app import create_app
+    from bookpulse.entrypoints.ws_protocol import ws_protocol
 
     container = bootstrap.build(settings)
     app = create_app(container)
@@ -56,7 +58,7 @@ def _serve(settings, host: str, port: int, *, banner: str | None = None,  # type
     # costs far more server memory than it saves in bytes (see bench/live.py).
     # A graceful shutdown waits for open responses; live SSE streams never finish on
     # their own, so after a few seconds they are cut and their clients resume elsewhere.
-    config = uvicorn.Config(app, host=host, port=port, log_level="info", ws=ws,
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", ws=ws_protocol(ws),
                             proxy_headers=False, lifespan="on", ws_per_message_deflate=False,
                             timeout_graceful_shutdown=5)
     uvicorn.Server(config).run()
@@ -65,8 +67,10 @@ def _serve(settings, host: str, port: int, *, banner: str | None = None,  # type
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--ws", default="auto", show_default=True,
-              type=click.Choice(["auto", "websockets", "websockets-sansio", "wsproto"]))
+@click.option("--ws", default=LEAN, show_default=True,
+              type=click.Choice([LEAN, "wsproto", "websockets", "websockets-sansio", "auto"]),
+              help=f"WebSocket implementation ({LEAN}: wsproto with less memory per "
+                   "connection, see entrypoints/ws_protocol.py)")
 def serve(host: str, port: int, ws: str) -> None:
     """Serve the API, pages and live stream (migrates first)."""
     settings = _settings()

@@ -144,6 +144,11 @@ class Mailbox:
         return self.get_nowait()
 
 
+#: Shared by every subscriber with no organization or no watch list (most customers):
+#: Python makes a new empty frozenset each time, 216 bytes per connection.
+NONE: frozenset[int] = frozenset()
+
+
 class Subscriber:
     """One connection's cached authorization and its queue. Created by ``LiveHub``."""
 
@@ -156,7 +161,7 @@ class Subscriber:
                  queue_size: int) -> None:
         self.user_id = user_id
         self.org_ids = org_ids
-        self.watching: frozenset[int] = frozenset()
+        self.watching = NONE
         self.expires_at = expires_at
         self.transport = transport
         self.queue = Mailbox(queue_size)
@@ -234,7 +239,8 @@ class LiveHub:
         """Step 1: a buffering subscriber, indexed so dispatch reaches it from now on."""
         every = (self.config.sse_heartbeat if transport == "sse"
                  else self.config.ws_heartbeat)
-        sub = Subscriber(user_id=user_id, org_ids=frozenset(org_ids), expires_at=expires_at,
+        sub = Subscriber(user_id=user_id, org_ids=frozenset(org_ids) or NONE,
+                         expires_at=expires_at,
                          transport=transport, heartbeat_every=every,
                          queue_size=self.config.queue_size)
         self._subs.add(sub)
@@ -265,7 +271,7 @@ class LiveHub:
             _discard(self._by_offering, offering_id, sub)
         for offering_id in allowed - sub.watching:
             self._by_offering.setdefault(offering_id, set()).add(sub)
-        sub.watching = frozenset(allowed)
+        sub.watching = frozenset(allowed) or NONE
         return sorted(allowed), [i for i in wanted if i not in allowed]
 
     async def stream(self, sub: Subscriber, *, after_id: int | None,

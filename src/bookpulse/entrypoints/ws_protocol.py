@@ -1,0 +1,100 @@
+"""The WebSocket protocol we serve with: uvicorn's wsproto protocol, lighter per connection.
+
+Live connections stay open for hours by the thousand, mostly idle, so what each one keeps
+is what the server's memory is made of. uvicorn's ``WSProtocol`` keeps, per connection, an
+``asyncio.Queue`` for incoming messages (three deques, about 3.3 KiB), an ``asyncio.Event``
+for flow control (a deque, 0.8 KiB) and, after the opening handshake, wsproto's handshake
+state (an h11 connection with the upgrade request and its buffers, about 3 KiB) that is
+never read again. Here the queue is our ``Mailbox`` (no deque while empty), the event is a
+gate that allocates only while someone waits, and the handshake state is dropped once the
+connection is accepted: about 7 KiB less per connection (``bench live``).
+
+It depends on uvicorn's and wsproto's internals (``queue``, ``writable``,
+``conn.handshake``), both pinned in requirements.lock; ``tests/unit/test_ws_protocol.py``
+fails if an upgrade changes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+
+from bookpulse.adapters.realtime.hub import Mailbox
+
+#: The name ``bookpulse serve --ws`` and ``bench live --ws`` use for this protocol.
+LEAN = "wsproto-lean"
+
+
+class Gate:
+    """The part of ``asyncio.Event`` that uvicorn uses for write flow control, without a
+    deque of waiters per connection: open almost always, so waiters are rare."""
+
+    __slots__ = ("_open", "_waiters")
+
+    def __init__(self) -> None:
+        self._open = True
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    def is_set(self) -> bool:
+        return self._open
+
+    def set(self) -> None:
+        self._open = True
+        waiters, self._waiters = self._waiters, None
+        for waiter in waiters or ():
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._open = False
+
+    async def wait(self) -> bool:
+        while not self._open:
+            waiter = asyncio.get_running_loop().create_future()
+            if self._waiters is None:
+                self._waiters = []
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if self._waiters is not None and waiter in self._waiters:
+                    self._waiters.remove(waiter)
+        return True
+
+
+class HandshakeDone:
+    """Stands in for wsproto's handshake once the connection is open: ``WSConnection``
+    still asks it for events, and it hands over what the handshake had left, if any."""
+
+    __slots__ = ("_left",)
+
+    def __init__(self, left: list[Any]) -> None:
+        self._left = left
+
+    def events(self) -> Iterator[Any]:
+        while self._left:
+            yield self._left.pop(0)
+
+
+class LeanWSProtocol(WSProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Incoming messages are few (the stream limits them) and uvicorn pauses reading
+        # while they wait, so the mailbox needs no bound of its own.
+        self.queue = Mailbox(sys.maxsize)  # type: ignore[assignment]
+        self.writable = Gate()  # type: ignore[assignment]
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept" and self.conn.connection is not None:
+            handshake = self.conn.handshake
+            self.conn.handshake = HandshakeDone(list(handshake.events()))  # type: ignore[assignment]
+
+
+def ws_protocol(name: str) -> Any:
+    """What to give uvicorn as ``ws``: our class for ``LEAN``, else uvicorn's name."""
+    return LeanWSProtocol if name == LEAN else name

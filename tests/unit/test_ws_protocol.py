@@ -1,0 +1,103 @@
+"""The lighter WebSocket protocol (entrypoints/ws_protocol.py) on a real uvicorn server:
+messages flow both ways, closes work, and after the handshake the connection holds our
+small parts instead of uvicorn's and wsproto's. Fails if an upgrade of uvicorn or wsproto
+moves the internals it replaces."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from bookpulse.adapters.realtime.hub import Mailbox
+from bookpulse.entrypoints.ws_protocol import Gate, HandshakeDone, LeanWSProtocol
+
+
+async def _echo(ws: WebSocket) -> None:
+    await ws.accept()
+    while True:
+        text = await ws.receive_text()
+        if text == "bye":
+            await ws.close(code=4000, reason="bye")
+            return
+        await ws.send_text(f"echo {text}")
+
+
+@pytest.fixture
+async def server() -> uvicorn.Server:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(Starlette(routes=[WebSocketRoute("/ws", _echo)]),
+                            ws=LeanWSProtocol, log_level="warning", ws_ping_interval=None,
+                            lifespan="off")
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve(sockets=[sock]))
+    for _ in range(500):
+        if srv.started:
+            break
+        await asyncio.sleep(0.01)
+    assert srv.started
+    srv.port = sock.getsockname()[1]  # type: ignore[attr-defined]
+    yield srv
+    srv.should_exit = True
+    await task
+
+
+async def test_messages_flow_and_the_open_connection_keeps_only_the_small_parts(
+        server: uvicorn.Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+    async with connect(url) as client:
+        await client.send("one")
+        assert await client.recv() == "echo one"
+        (proto,) = server.server_state.connections
+        assert isinstance(proto, LeanWSProtocol)
+        assert isinstance(proto.queue, Mailbox) and proto.queue.empty()
+        assert isinstance(proto.writable, Gate) and proto.writable.is_set()
+        assert isinstance(proto.conn.handshake, HandshakeDone)
+        for i in range(20):  # a burst: each read waits for the app to take the last one
+            await client.send(f"m{i}")
+        assert [await client.recv() for _ in range(20)] == [f"echo m{i}" for i in range(20)]
+        await client.send("bye")
+        with pytest.raises(ConnectionClosed) as closed:
+            await client.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
+
+
+async def test_a_client_closing_ends_the_app_side_with_a_disconnect(
+        server: uvicorn.Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+    async with connect(url) as client:
+        await client.send("x")
+        await client.recv()
+    for _ in range(200):
+        if not server.server_state.connections:
+            break
+        await asyncio.sleep(0.01)
+    assert not server.server_state.connections
+
+
+async def test_the_gate_holds_writers_while_closed_and_lets_all_through_when_opened() -> None:
+    gate = Gate()
+    assert await gate.wait() is True  # open: no waiting, nothing allocated
+    gate.clear()
+    waiters = [asyncio.create_task(gate.wait()) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    assert not any(w.done() for w in waiters)
+    waiters[0].cancel()
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*waiters[1:]) == [True, True]
+    assert gate._waiters is None
+
+
+def test_the_handshake_stand_in_hands_over_what_was_left() -> None:
+    left = HandshakeDone(["a", "b"])
+    assert list(left.events()) == ["a", "b"]
+    assert list(left.events()) == []
