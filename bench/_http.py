@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,19 +31,32 @@ class ConnectionLost(Exception):
     """The server closed a keep-alive connection before answering."""
 
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+#: A connection idle longer than this is closed and a new one opened, as httpx does
+#: (its default keep-alive expiry): the server closes idle ones after its own timeout
+#: (60 s in the benchmarks), and a request sent just as it does would be lost.
+KEEPALIVE_EXPIRY = 5.0
+
+
 class Pool:
     """``size`` keep-alive connections to one ``host:port``; a request borrows one."""
 
     def __init__(self, host: str, port: int, size: int) -> None:
         self.host, self.port = host, port
-        self._idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None]
-        self._idle = asyncio.Queue()
+        self._idle: asyncio.Queue[tuple[Conn, float] | None] = asyncio.Queue()
         for _ in range(size):
             self._idle.put_nowait(None)  # opened on first use
 
     async def request(self, method: str, path: str, *, body: Any = None,
                       headers: dict[str, str] | None = None) -> Reply:
-        conn = await self._idle.get()
+        idle = await self._idle.get()
+        conn = None
+        if idle is not None:
+            conn, since = idle
+            if time.monotonic() - since > KEEPALIVE_EXPIRY:
+                conn[1].close()
+                conn = None
         try:
             if conn is None:
                 conn = await asyncio.open_connection(self.host, self.port)
@@ -52,7 +66,8 @@ class Pool:
                 conn[1].close()
             self._idle.put_nowait(None)
             raise ConnectionLost(f"{method} {path}") from None
-        self._idle.put_nowait(None if reply.headers.get("connection") == "close" else conn)
+        self._idle.put_nowait(None if reply.headers.get("connection") == "close"
+                              else (conn, time.monotonic()))
         return reply
 
     async def get(self, path: str, *, headers: dict[str, str] | None = None) -> Reply:
@@ -62,7 +77,7 @@ class Pool:
                    headers: dict[str, str] | None = None) -> Reply:
         return await self.request("POST", path, body=json, headers=headers)
 
-    async def _send(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    async def _send(self, conn: Conn,
                     method: str, path: str, body: Any, headers: dict[str, str]) -> Reply:
         reader, writer = conn
         payload = b"" if body is None else json.dumps(body).encode()
@@ -89,6 +104,6 @@ class Pool:
 
     async def close(self) -> None:
         while not self._idle.empty():
-            conn = self._idle.get_nowait()
-            if conn is not None:
-                conn[1].close()
+            idle = self._idle.get_nowait()
+            if idle is not None:
+                idle[0][1].close()
