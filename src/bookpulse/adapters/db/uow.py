@@ -152,6 +152,12 @@ class SqlUnitOfWork:
         await self.session.flush()  # rows the events refer to must exist first
         payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
                               for i, r in enumerate(rows)])
+        assert self._conn is not None
+        driver = (await self._conn.get_raw_connection()).driver_connection
+        if driver is not None and driver.is_in_transaction():
+            # The writes before it began the transaction: one statement of fixed text,
+            # sent without SQLAlchemy's execution layers.
+            return [int(r[0]) for r in await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)]
         result = await self.session.execute(_PG_INSERT_PROVISIONAL, {"rows": payload})
         return [int(i) for i in result.scalars()]
 
@@ -189,21 +195,22 @@ class SqlUnitOfWork:
 
 #: PostgreSQL: the events with provisional ids, in order; the deferred trigger of
 #: migration 0010 gives them their final ids (and points the bookings at them) at commit.
-_PG_INSERT_PROVISIONAL = text("""
+_PG_INSERT_PROVISIONAL_SQL = """
 INSERT INTO booking_events (id, booking_id, org_id, customer_id, offering_id, type,
                             from_status, to_status, actor_id, actor_name, actor_role,
                             reason, data, booking_version, created_at)
 SELECT -nextval('booking_events_provisional'), r.booking_id, r.org_id, r.customer_id,
        r.offering_id, r.type, r.from_status, r.to_status, r.actor_id, r.actor_name,
        r.actor_role, r.reason, r.data, r.booking_version, r.created_at
-FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
     ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
     type text, from_status text, to_status text, actor_id int, actor_name text,
     actor_role text, reason text, data jsonb, booking_version int,
     created_at timestamptz)
 ORDER BY r.ord
 RETURNING id
-""")
+"""
+_PG_INSERT_PROVISIONAL = text(_PG_INSERT_PROVISIONAL_SQL.replace("$1", ":rows"))
 
 #: Sent with asyncpg directly (after COMMIT, outside SQLAlchemy's transaction handling).
 _PG_FINAL_IDS = """
