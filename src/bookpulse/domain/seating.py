@@ -75,39 +75,68 @@ def _runs(row: list[SeatInfo]) -> list[list[SeatInfo]]:
     return runs
 
 
+@dataclass(frozen=True, slots=True)
+class _Row:
+    key: tuple[int, int]         # (section id, row index)
+    seats: tuple[SeatInfo, ...]  # in number order
+    middle: float                # the middle of the whole row, taken seats included
+    best_rank: int               # the best category rank in the row
+
+
+#: Rows of the seat maps seen lately, by the identity of the map (kept with it, so the
+#: identity cannot be reused): a cached seat map is the same list on every request.
+_PLANS: dict[int, tuple[Sequence[SeatInfo], list[_Row]]] = {}
+_PLANS_MAX = 64
+
+
+def _plan(seats: Sequence[SeatInfo]) -> list[_Row]:
+    """The map's rows, in the order they can offer the best block: best category in the
+    row, then row index."""
+    hit = _PLANS.get(id(seats))
+    if hit is not None and hit[0] is seats:
+        return hit[1]
+    by_row: dict[tuple[int, int], list[SeatInfo]] = {}
+    for seat in seats:
+        by_row.setdefault((seat.section_id, seat.row_index), []).append(seat)
+    rows = []
+    for key, row in by_row.items():
+        row.sort(key=lambda seat: seat.number)
+        rows.append(_Row(key=key, seats=tuple(row),
+                         middle=sum(seat.number for seat in row) / len(row),
+                         best_rank=min(seat.category_rank for seat in row)))
+    rows.sort(key=lambda row: (row.best_rank, row.key[1]))
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[id(seats)] = (seats, rows)
+    return rows
+
+
 def best_available(seats: Sequence[SeatInfo], taken: Iterable[int], n: int, *,
                    accessible: bool = False) -> list[SeatInfo]:
-    """``n`` adjacent free seats, best category first, then front rows, then centre.
+    """``n`` adjacent free seats, best category first, then front rows, then centre
+    (then the lowest seat id).
 
-    Raises ``SoldOut`` when no row has ``n`` adjacent free seats of one category."""
+    Raises ``SoldOut`` when no row has ``n`` adjacent free seats of one category. Rows are
+    visited best possible first, and the search stops at the first row that cannot beat
+    the block found: during a rush the front fills first, so it rarely reads the whole
+    map."""
     if not 1 <= n <= MAX_SEATS_PER_BOOKING:
         raise InvalidInput(f"Ask for 1 to {MAX_SEATS_PER_BOOKING} seats.", field="quantity")
     busy = set(taken)
-    rows: dict[tuple[int, int], list[SeatInfo]] = {}
-    centres: dict[tuple[int, int], float] = {}
-    for s in seats:
-        key = (s.section_id, s.row_index)
-        centres.setdefault(key, 0.0)
-        rows.setdefault(key, [])
-        if s.for_sale and s.id not in busy and (s.accessible or not accessible):
-            rows[key].append(s)
-    for s in seats:  # the middle of the whole row, taken seats included
-        key = (s.section_id, s.row_index)
-        centres[key] += s.number
-    counts: dict[tuple[int, int], int] = {}
-    for s in seats:
-        counts[(s.section_id, s.row_index)] = counts.get((s.section_id, s.row_index), 0) + 1
     best: tuple[tuple[int, int, float, int], list[SeatInfo]] | None = None
-    for key, free in rows.items():
-        free.sort(key=lambda s: s.number)
-        middle = centres[key] / counts[key]
+    for row in _plan(seats):
+        if best is not None and (row.best_rank, row.key[1]) > best[0][:2]:
+            break  # every block of this row and of those after it scores worse
+        free = [s for s in row.seats
+                if s.for_sale and s.id not in busy and (s.accessible or not accessible)]
         for run in _runs(free):
             for start in range(len(run) - n + 1):
                 block = run[start:start + n]
                 if len({s.category_id for s in block}) != 1:
                     continue
                 mid = (block[0].number + block[-1].number) / 2
-                score = (block[0].category_rank, key[1], abs(mid - middle), block[0].id)
+                score = (block[0].category_rank, row.key[1], abs(mid - row.middle),
+                         block[0].id)
                 if best is None or score < best[0]:
                     best = (score, block)
     if best is None:
