@@ -83,35 +83,30 @@ class _Row:
     best_rank: int               # the best category rank in the row
 
 
-#: Rows of the seat maps seen lately, by the identity of the map (kept with it, so the
-#: identity cannot be reused): a cached seat map is the same list on every request.
-_PLANS: dict[int, tuple[Sequence[SeatInfo], list[_Row]]] = {}
-_PLANS_MAX = 64
+class SeatMap:
+    """A seat map with its rows grouped, ordered and measured once: the part of best
+    available that does not depend on which seats are taken. Build it once per map and
+    keep it while the map is unchanged (the seat-map cache of the storage does)."""
+
+    __slots__ = ("rows", "seats")
+
+    def __init__(self, seats: Sequence[SeatInfo]) -> None:
+        self.seats = seats
+        by_row: dict[tuple[int, int], list[SeatInfo]] = {}
+        for seat in seats:
+            by_row.setdefault((seat.section_id, seat.row_index), []).append(seat)
+        rows = []
+        for key, row in by_row.items():
+            row.sort(key=lambda seat: seat.number)
+            rows.append(_Row(key=key, seats=tuple(row),
+                             middle=sum(seat.number for seat in row) / len(row),
+                             best_rank=min(seat.category_rank for seat in row)))
+        # In the order rows can offer the best block: best category, then row index.
+        rows.sort(key=lambda row: (row.best_rank, row.key[1]))
+        self.rows: tuple[_Row, ...] = tuple(rows)
 
 
-def _plan(seats: Sequence[SeatInfo]) -> list[_Row]:
-    """The map's rows, in the order they can offer the best block: best category in the
-    row, then row index."""
-    hit = _PLANS.get(id(seats))
-    if hit is not None and hit[0] is seats:
-        return hit[1]
-    by_row: dict[tuple[int, int], list[SeatInfo]] = {}
-    for seat in seats:
-        by_row.setdefault((seat.section_id, seat.row_index), []).append(seat)
-    rows = []
-    for key, row in by_row.items():
-        row.sort(key=lambda seat: seat.number)
-        rows.append(_Row(key=key, seats=tuple(row),
-                         middle=sum(seat.number for seat in row) / len(row),
-                         best_rank=min(seat.category_rank for seat in row)))
-    rows.sort(key=lambda row: (row.best_rank, row.key[1]))
-    if len(_PLANS) >= _PLANS_MAX:
-        _PLANS.clear()
-    _PLANS[id(seats)] = (seats, rows)
-    return rows
-
-
-def best_available(seats: Sequence[SeatInfo], taken: Iterable[int], n: int, *,
+def best_available(seats: SeatMap | Sequence[SeatInfo], taken: Iterable[int], n: int, *,
                    accessible: bool = False) -> list[SeatInfo]:
     """``n`` adjacent free seats, best category first, then front rows, then centre
     (then the lowest seat id).
@@ -124,7 +119,8 @@ def best_available(seats: Sequence[SeatInfo], taken: Iterable[int], n: int, *,
         raise InvalidInput(f"Ask for 1 to {MAX_SEATS_PER_BOOKING} seats.", field="quantity")
     busy = set(taken)
     best: tuple[tuple[int, int, float, int], list[SeatInfo]] | None = None
-    for row in _plan(seats):
+    plan = seats if isinstance(seats, SeatMap) else SeatMap(seats)
+    for row in plan.rows:
         if best is not None and (row.best_rank, row.key[1]) > best[0][:2]:
             break  # every block of this row and of those after it scores worse
         free = [s for s in row.seats

@@ -31,7 +31,7 @@ from bookpulse.adapters.db.models.inventory import (
     TicketCount,
     TicketType,
 )
-from bookpulse.domain.seating import SeatInfo
+from bookpulse.domain.seating import SeatInfo, SeatMap
 
 _Row = TypeVar("_Row")
 
@@ -99,11 +99,11 @@ def _seat_select() -> Any:
             .join(SeatCategory, SeatCategory.id == Seat.category_id))
 
 
-#: (database, layout id) -> (layout version and creation time, its seats). Seat maps are
+#: (database, layout id) -> (layout version and creation time, its seat map). Seat maps are
 #: read on every best-available booking and change rarely; the version column (bumped on
 #: every seat change) keeps the cache honest across instances, and the database URL and
 #: creation time keep two databases (tests, a demo reset) from sharing entries.
-_SEAT_MAPS: dict[tuple[str, int], tuple[tuple[int, datetime], list[SeatInfo]]] = {}
+_SEAT_MAPS: dict[tuple[str, int], tuple[tuple[int, datetime], SeatMap]] = {}
 _SEAT_MAPS_MAX = 256
 
 
@@ -111,23 +111,23 @@ class SeatRepo(_Repo):
     async def layout(self, layout_id: int) -> SeatLayout | None:
         return await self.s.get(SeatLayout, layout_id)
 
-    async def cached_seat_map(self, layout_id: int) -> list[SeatInfo]:
+    async def cached_seat_map(self, layout_id: int) -> SeatMap:
         """The whole seat map at the price of one tiny query while it is unchanged."""
         row = (await self.s.execute(select(SeatLayout.version, SeatLayout.created_at).where(
             SeatLayout.id == layout_id))).first()
         if row is None:
-            return []
+            return SeatMap([])
         # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
         key = (str(self.s.bind.engine.url), layout_id)
         stamp = (int(row.version), row.created_at)
         hit = _SEAT_MAPS.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]
-        seats = await self.seat_map(layout_id)
+        seat_map = SeatMap(await self.seat_map(layout_id))
         if len(_SEAT_MAPS) >= _SEAT_MAPS_MAX:
             _SEAT_MAPS.clear()
-        _SEAT_MAPS[key] = (stamp, seats)
-        return seats
+        _SEAT_MAPS[key] = (stamp, seat_map)
+        return seat_map
 
     async def layouts(self, org_id: int) -> list[SeatLayout]:
         return list((await self.s.scalars(select(SeatLayout).where(

@@ -152,9 +152,8 @@ class SqlUnitOfWork:
         await self.session.flush()  # rows the events refer to must exist first
         payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
                               for i, r in enumerate(rows)])
-        assert self._conn is not None
-        driver = (await self._conn.get_raw_connection()).driver_connection
-        if driver is not None and driver.is_in_transaction():
+        driver = await self._driver()
+        if driver.is_in_transaction():
             # The writes before it began the transaction: one statement of fixed text,
             # sent without SQLAlchemy's execution layers.
             return [int(r[0]) for r in await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)]
@@ -165,13 +164,16 @@ class SqlUnitOfWork:
         """PostgreSQL, right after COMMIT, on the same connection and outside a
         transaction: the ids the trigger gave this transaction's events (in insertion
         order, so in id order)."""
-        assert self._conn is not None
-        raw = await self._conn.get_raw_connection()
-        rows = await raw.driver_connection.fetch(  # type: ignore[union-attr]
+        rows = await (await self._driver()).fetch(
             _PG_FINAL_IDS, sorted({e.booking_id for e in pending}), provisional)
         if len(rows) != len(pending):  # pragma: no cover - the trigger gives every one
             raise RuntimeError("event log: final ids not found after commit")
         self.events.appended_ids = [int(r[0]) for r in rows]
+
+    async def _driver(self) -> Any:
+        """PostgreSQL: the asyncpg connection under this writer's own connection."""
+        assert self._conn is not None
+        return (await self._conn.get_raw_connection()).driver_connection
 
     async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
         n = len(rows)

@@ -66,7 +66,7 @@ async def seats(*, db: UnitOfWorkFactory, offering: Any, now: datetime,
             raise NotFound("No such performance for this offering.", field="session_id")
         repo = uow.shapes.seats
         categories = await repo.categories(session.layout_id)
-        seat_map = await repo.cached_seat_map(session.layout_id)
+        seat_map = (await repo.cached_seat_map(session.layout_id)).seats
         taken = await repo.taken(session.id)
     return {
         "offering_id": offering.id, "shape": "seats", "currency": offering.currency,
