@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import BookingEvent
 from bookpulse.adapters.realtime.hub import Close, LiveHub, Subscriber
 from bookpulse.domain.lifecycle import EventType, Role
@@ -230,3 +231,69 @@ async def test_racing_writers_make_event_ids_visible_in_id_order(world: World) -
     ids = await event_ids(world, after=before)
     assert ids == list(range(before + 1, before + 1 + len(ids)))
     assert len(ids) >= 8 * 15
+
+
+async def test_a_writer_here_hands_its_events_to_the_hub_as_the_log_gives_them(
+        world: World) -> None:
+    """A change made in this process reaches the stream without a read of the log, and
+    what the writer hands over is what the log gives (same entries, same booking state)."""
+    hub = hub_of(world)
+    refs = await alice_bookings(world, 1)
+    who = await admin(world)
+    c = world.container
+    alice = await alice_id(world)
+    sub = hub.register(user_id=alice, org_ids=(), expires_at=None, transport="ws")
+    out: list[Any] = []
+    task = asyncio.create_task(collect(hub, sub, None, out))
+    await eventually(lambda: bool(out), within=10)  # hello
+    handed: list[LogEntry] = []
+    take = hub.take
+
+    def spy(entries: list[LogEntry]) -> bool:
+        handed.extend(entries)
+        return take(entries)
+
+    hub.take = spy  # type: ignore[method-assign]
+    taken, reads = hub.stats["taken"], hub.stats["batches"]
+    for i in range(4):
+        start = c.clock.now() + timedelta(days=12, minutes=10 * (i + 1))
+        booking = await svc.delay_booking(db=c.db, principal=who, ref=refs[0],
+                                          now=c.clock.now(), new_start=start,
+                                          reason=f"step {i}")
+        assert handed[-1].id == booking.last_event_id
+        async with c.db(write=False) as uow:  # the booking as stored now, as the log says
+            assert [handed[-1]] == await uow.live.entries_after(
+                booking.last_event_id - 1, everything=True)
+    ids = await event_ids(world, customer_id=alice, after=sub.start_from or 0)
+    await eventually(lambda: [i.id for i in out if i.kind == "event"] == ids, within=10)
+    task.cancel()
+    assert [e.id for e in handed] == ids
+    # The reader may hold its lock for a timed poll now and then; most hand-overs land.
+    assert hub.stats["taken"] - taken >= 2
+    assert hub.stats["batches"] - reads <= 4 - (hub.stats["taken"] - taken)
+
+
+async def test_events_the_hub_does_not_take_come_from_the_log(world: World) -> None:
+    """A hand-over the hub refuses (the reader is busy, an earlier event is not here yet,
+    another instance wrote it) leaves the event to the reader: the wake-up still comes."""
+    hub = hub_of(world)
+    refs = await alice_bookings(world, 1)
+    who = await admin(world)
+    c = world.container
+    alice = await alice_id(world)
+    sub = hub.register(user_id=alice, org_ids=(), expires_at=None, transport="ws")
+    out: list[Any] = []
+    task = asyncio.create_task(collect(hub, sub, None, out))
+    await eventually(lambda: bool(out), within=10)
+    hub.take = lambda entries: False  # type: ignore[method-assign]
+    # No timed poll from here: only the wake-up can bring the event.
+    hub.config.poll_interval = 3600
+    await c.broker.publish(last_event_id=0, org_ids=[])  # restarts the reader's wait
+    await asyncio.sleep(0.05)
+    reads = hub.stats["batches"]
+    confirmed = await svc.confirm_booking(db=c.db, principal=who, ref=refs[0],
+                                          now=c.clock.now())
+    await eventually(lambda: any(i.id == confirmed.last_event_id for i in out), within=1.5)
+    task.cancel()
+    assert [i.id for i in out if i.kind == "event"] == [confirmed.last_event_id]
+    assert hub.stats["batches"] > reads

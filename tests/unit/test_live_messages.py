@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bookpulse.adapters.db.live_repo import LogEntry, Places
+from bookpulse.adapters.realtime.hub import LiveHub, Outgoing, Subscriber
 from bookpulse.adapters.realtime.messages import Rendered, availability_change
 
 T = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
@@ -98,3 +99,48 @@ def test_event_message_shows_booking_as_of_the_event() -> None:
                                "session_id": 9}
     assert body["event"]["type"] == "delayed" and "availability" not in body
     assert "availability" in json.loads(Rendered(e, {}).event(watching=True))
+
+
+def _live_hub_with_customer(position: int) -> tuple[LiveHub, Subscriber]:
+    hub = LiveHub(db=None, broker=None, clock=None)
+    hub.position = position
+    sub = hub.register(user_id=7, org_ids=(), expires_at=None, transport="ws")
+    sub.buffer = None  # live
+    return hub, sub
+
+
+def _queued_ids(sub: Subscriber) -> list[int | None]:
+    ids = []
+    while not sub.queue.empty():
+        item = sub.queue.get_nowait()
+        assert isinstance(item, Outgoing)
+        ids.append(item.id)
+    return ids
+
+
+def test_events_handed_over_out_of_order_go_out_in_id_order() -> None:
+    hub, sub = _live_hub_with_customer(100)
+    assert hub.take([entry(id=102), entry(id=103)])  # 101 is still on its way: parked
+    assert sub.queue.empty() and hub.position == 100
+    assert hub.take([entry(id=104)])
+    assert hub.take([entry(id=101)])
+    assert _queued_ids(sub) == [101, 102, 103, 104] and hub.position == 104
+    assert not hub.take([entry(id=103)])  # delivered already
+
+
+def test_parked_events_the_reader_delivered_meanwhile_are_dropped() -> None:
+    hub, sub = _live_hub_with_customer(100)
+    hub.take([entry(id=102)])
+    hub.take([entry(id=104)])
+    hub.position = 103  # the reader read 101..103 from the log
+    hub._deliver_parked()
+    assert _queued_ids(sub) == [104] and hub._parked == {}
+
+
+def test_events_watchers_need_places_for_are_left_to_the_reader() -> None:
+    hub, sub = _live_hub_with_customer(100)
+    hub._by_offering[5] = {sub}
+    assert not hub.take([entry(id=101)])  # a booking taking places on a watched session
+    assert hub.take([entry(id=101, type="confirmed", from_status="pending",
+                           to_status="confirmed")])  # no inventory change: no places
+    assert _queued_ids(sub) == [101]

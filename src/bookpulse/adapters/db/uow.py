@@ -20,7 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
 from bookpulse.adapters.db.engine import is_sqlite
 from bookpulse.adapters.db.inventory_repo import ShapeRepos
+from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
 from bookpulse.adapters.db.tickets_repo import TicketRepo
@@ -36,6 +37,15 @@ from bookpulse.domain.model import NewEvent
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+
+class LiveSink(Protocol):
+    """This process's live stream (``adapters/realtime/hub.py``): a writer hands it the
+    events it has just committed, so they reach screens without a read of the log."""
+
+    def wants_entries(self) -> bool: ...
+
+    def take(self, entries: list[LogEntry]) -> bool: ...
 
 
 class EventLogWriter:
@@ -54,6 +64,9 @@ class SqlUnitOfWork:
         self._db = db
         self._write = write
         self._after_commit: list[AfterCommit] = []
+        #: Per commit, in commit order, before the other callbacks: events to the live
+        #: stream and the broker.
+        self._deliveries: list[AfterCommit] = []
         self._lock_held = False
         self._conn: AsyncConnection | None = None
         self.session: AsyncSession = db.sessionmaker(write=write)()
@@ -100,7 +113,7 @@ class SqlUnitOfWork:
                 assert self._db.write_lock is not None
                 self._db.write_lock.release()
         if exc_type is None:
-            for callback in self._after_commit:
+            for callback in (*self._deliveries, *self._after_commit):
                 await callback()
 
     def on_commit(self, callback: AfterCommit) -> None:
@@ -113,21 +126,33 @@ class SqlUnitOfWork:
         pending = self.events.pending
         provisional = await self._write_events(pending) if pending else None
         await self.session.commit()
+        if not pending:
+            return
+        self.events.pending = []
+        sink = self._db.live_sink
+        hand_over = sink is not None and sink.wants_entries()
+        entries: list[LogEntry] | None = None
         if provisional is not None:
-            await self._read_final_ids(pending, provisional)
-        if pending:
-            self.committed_event_ids = list(self.events.appended_ids)
-            self.committed_org_ids = sorted({e.org_id for e in pending})
-            bus = self._db.bus
+            entries = await self._read_final_ids(pending, provisional, entries=hand_over)
+        elif hand_over:
+            ids = self.events.appended_ids
+            entries = await self.live.entries_after(ids[0] - 1, up_to=ids[-1],
+                                                    limit=len(ids), everything=True)
+        self.committed_event_ids = list(self.events.appended_ids)
+        self.committed_org_ids = sorted({e.org_id for e in pending})
+        bus = self._db.bus
+        last_id = self.committed_event_ids[-1]
+        org_ids = self.committed_org_ids
+
+        async def _deliver() -> None:
+            # This process's live stream first, straight from here; then the wake-up
+            # for every reader of the log (a reader already past ``last_id`` skips it).
+            if entries and sink is not None:
+                sink.take(entries)
             if bus is not None:
-                last_id = self.committed_event_ids[-1]
-                org_ids = self.committed_org_ids
+                await bus.publish(last_event_id=last_id, org_ids=org_ids)
 
-                async def _wake() -> None:
-                    await bus.publish(last_event_id=last_id, org_ids=org_ids)
-
-                self._after_commit.insert(0, _wake)
-            self.events.pending = []
+        self._deliveries.append(_deliver)
 
     async def rollback(self) -> None:
         await self.session.rollback()
@@ -160,15 +185,19 @@ class SqlUnitOfWork:
         result = await self.session.execute(_PG_INSERT_PROVISIONAL, {"rows": payload})
         return [int(i) for i in result.scalars()]
 
-    async def _read_final_ids(self, pending: list[NewEvent], provisional: list[int]) -> None:
+    async def _read_final_ids(self, pending: list[NewEvent], provisional: list[int], *,
+                              entries: bool) -> list[LogEntry] | None:
         """PostgreSQL, right after COMMIT, on the same connection and outside a
         transaction: the ids the trigger gave this transaction's events (in insertion
-        order, so in id order)."""
+        order, so in id order). With ``entries``, the events as the live stream reads
+        them from the log (``LiveRepo.entries_after``), in the same statement."""
         rows = await (await self._driver()).fetch(
-            _PG_FINAL_IDS, sorted({e.booking_id for e in pending}), provisional)
+            _PG_FINAL_ENTRIES if entries else _PG_FINAL_IDS,
+            sorted({e.booking_id for e in pending}), provisional)
         if len(rows) != len(pending):  # pragma: no cover - the trigger gives every one
             raise RuntimeError("event log: final ids not found after commit")
         self.events.appended_ids = [int(r[0]) for r in rows]
+        return [LogEntry(*r) for r in rows] if entries else None
 
     async def _driver(self) -> Any:
         """PostgreSQL: the asyncpg connection under this writer's own connection."""
@@ -220,6 +249,16 @@ SELECT id FROM booking_events
 WHERE booking_id = ANY($1::bigint[]) AND provisional_id = ANY($2::bigint[])
 ORDER BY id
 """
+#: The same events with the columns of ``live_repo.LogEntry``, in its order.
+_PG_FINAL_ENTRIES = """
+SELECT e.id, e.booking_id, e.org_id, e.customer_id, e.offering_id, e.type, e.from_status,
+       e.to_status, e.actor_id, e.actor_name, e.actor_role, e.reason, e.data,
+       e.booking_version, e.created_at, b.ref, b.shape, b.status, b.session_id, b.start_at,
+       b.end_at, b.quantity, b.details
+FROM booking_events e JOIN bookings b ON b.id = e.booking_id
+WHERE e.booking_id = ANY($1::bigint[]) AND e.provisional_id = ANY($2::bigint[])
+ORDER BY e.id
+"""
 
 
 class Database:
@@ -229,6 +268,8 @@ class Database:
         self.engine = engine
         self.sqlite = is_sqlite(str(engine.url))
         self.bus = bus
+        #: Set by the live hub while it runs (``LiveSink``).
+        self.live_sink: LiveSink | None = None
         self._read = async_sessionmaker(engine, expire_on_commit=False)
         self._writer = async_sessionmaker(
             engine.execution_options(bp_write=True), expire_on_commit=False)

@@ -44,6 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bookpulse.adapters.db.live_repo import LogEntry, Places
 from bookpulse.adapters.realtime import messages
+from bookpulse.adapters.realtime.broker import READ_ALL
 from bookpulse.adapters.realtime.messages import Rendered, dumps
 
 log = logging.getLogger(__name__)
@@ -71,6 +72,7 @@ class HubConfig:
     max_replay: int | None = None    # events; an older position gets a ``reset``
     max_watch: int = 100             # offerings one connection may watch
     db_slots: int = 4                # connections setting up (auth, resume, replay) at once
+    max_parked: int = 64             # commits handed over ahead of an earlier one
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,10 @@ class Mailbox:
         callback, self.on_put = self.on_put, None
         if callback is not None:
             callback()
+
+    def peek(self) -> Item | None:
+        """The next item, left in the queue (None when empty)."""
+        return self._items[0] if self._items else None
 
     def get_nowait(self) -> Item:
         items = self._items
@@ -201,10 +207,13 @@ class LiveHub:
         self._tasks: list[asyncio.Task[None]] = []
         self._wake: asyncio.Queue[int] | None = None
         self._read_lock = asyncio.Lock()
+        #: Events handed over ahead of an earlier one (``take``), by their first id.
+        self._parked: dict[int, list[LogEntry]] = {}
         #: A reconnect storm (thousands of clients resuming at once) must not take every
         #: database connection from the API: set-up reads queue here instead.
         self.db_slots = asyncio.Semaphore(self.config.db_slots)
-        self.stats = {"batches": 0, "events": 0, "dropped_slow": 0, "read_errors": 0}
+        self.stats = {"batches": 0, "taken": 0, "left_to_reader": 0, "events": 0,
+                      "dropped_slow": 0, "read_errors": 0}
 
     # lifecycle ----------------------------------------------------------------------
 
@@ -421,6 +430,58 @@ class LiveHub:
                for sid in messages.session_ids(e)]
         return await uow.live.places(ids) if ids else {}
 
+    def wants_entries(self) -> bool:
+        """Whether a writer in this process should hand over what it commits (``take``)."""
+        return bool(self._subs)
+
+    def take(self, entries: list[LogEntry]) -> bool:
+        """Deliver events a writer in this process has just committed, without reading
+        them back from the log. They go out in id order: events whose predecessors have
+        not arrived yet wait for them (parked, a few at most). Left to the reader
+        (returns False): events while it reads (ids would interleave), and events that
+        watchers need session places for (read with the log). The writer's wake-up
+        makes the reader read whatever is not delivered by then, as it reads every
+        other instance's events."""
+        if not entries or entries[0].id <= self.position or self._read_lock.locked():
+            self.stats["left_to_reader"] += 1
+            return False
+        if self._needs_places(entries):
+            self.stats["left_to_reader"] += 1
+            return False
+        if entries[0].id != self.position + 1:
+            if len(self._parked) >= self.config.max_parked:
+                self.stats["left_to_reader"] += 1
+                return False
+            self._parked[entries[0].id] = entries
+            return True
+        self._deliver(entries)
+        self._deliver_parked()
+        return True
+
+    def _needs_places(self, entries: list[LogEntry]) -> bool:
+        watched = self._by_offering
+        return bool(watched) and any(
+            e.offering_id in watched and messages.session_ids(e)
+            and messages.availability_change(e) is not None for e in entries)
+
+    def _deliver(self, entries: list[LogEntry]) -> None:
+        self._dispatch(entries, {})
+        self.position = entries[-1].id
+        self.stats["taken"] += 1
+        self.stats["events"] += len(entries)
+
+    def _deliver_parked(self) -> None:
+        """Parked events that are next in line go out; those the reader has delivered
+        from the log meanwhile are dropped."""
+        parked = self._parked
+        while (entries := parked.get(self.position + 1)) is not None:
+            if self._needs_places(entries):
+                break  # a watcher came meanwhile: the reader reads them with places
+            del parked[entries[0].id]
+            self._deliver(entries)
+        for first in [i for i in parked if i <= self.position]:
+            del parked[first]
+
     async def catch_up(self) -> int:
         """Read and dispatch everything after ``position``; returns how many events.
         Only one read runs at a time (wake-ups during it cause one more pass)."""
@@ -444,6 +505,7 @@ class LiveHub:
                     return total
                 self._dispatch(entries, places)
                 self.position = entries[-1].id
+                self._deliver_parked()
                 total += len(entries)
                 self.stats["batches"] += 1
                 self.stats["events"] += len(entries)
@@ -463,7 +525,10 @@ class LiveHub:
                     woken_at = max(woken_at, wake.get_nowait())
             except TimeoutError:
                 pass  # poll anyway: a lost wake-up must not delay an event for long
-            if not self._subs and woken_at is not None and not self._read_lock.locked():
+            if woken_at is not None and woken_at <= self.position:
+                continue  # delivered already: a writer here handed it over (``take``)
+            if (not self._subs and woken_at is not None and woken_at != READ_ALL
+                    and not self._read_lock.locked()):
                 # Nobody listens: note how far the log goes without reading it (the
                 # timed poll above still reads the head now and then).
                 self.position = max(self.position, woken_at)
@@ -545,11 +610,14 @@ async def start_hub(container: Any) -> None:
                   config=config, reader_db=reader_db)
     await hub.start()
     container.extras[HUB_KEY] = hub
+    container.db.live_sink = hub  # writers here hand their events straight over
 
 
 async def stop_hub(container: Any) -> None:
     hub = container.extras.pop(HUB_KEY, None)
     if hub is not None:
+        if container.db.live_sink is hub:
+            container.db.live_sink = None
         await hub.stop()
         if hub.reader_db is not hub.db:
             await hub.reader_db.dispose()

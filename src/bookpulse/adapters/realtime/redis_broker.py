@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bookpulse.adapters.realtime.broker import READ_ALL, wake
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "bookpulse:log"
@@ -36,7 +38,6 @@ class RedisBroker:
         self.channel = channel
         self.publish_timeout = publish_timeout
         self.max_backoff = max_backoff
-        self.latest_seen = 0
         self.connected = False
         self.reconnects = 0
         self._subscribers: set[asyncio.Queue[int]] = set()
@@ -95,10 +96,8 @@ class RedisBroker:
     # internals ---------------------------------------------------------------------
 
     def _wake(self, last_event_id: int) -> None:
-        self.latest_seen = max(self.latest_seen, last_event_id)
         for queue in list(self._subscribers):
-            if not queue.full():  # a wake-up already waiting covers this one
-                queue.put_nowait(last_event_id)
+            wake(queue, last_event_id)
 
     async def _listen(self) -> None:
         attempt = 0
@@ -113,7 +112,7 @@ class RedisBroker:
                 attempt = 0
                 self.connected = True
                 # Anything published while we were away was lost: read the log now.
-                self._wake(self.latest_seen)
+                self._wake(READ_ALL)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         self._wake(_as_id(message.get("data")))
