@@ -16,8 +16,9 @@ from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from bookpulse.adapters.realtime.hub import Mailbox
-from bookpulse.entrypoints.ws_protocol import Gate, HandshakeDone, LeanWSProtocol
+from bookpulse.adapters.realtime.hub import LiveHub, Mailbox, Outgoing
+from bookpulse.entrypoints.stream import _Sender
+from bookpulse.entrypoints.ws_protocol import Gate, HandshakeDone, LeanWSProtocol, direct_writer
 
 
 async def _echo(ws: WebSocket) -> None:
@@ -70,6 +71,26 @@ async def test_messages_flow_and_the_open_connection_keeps_only_the_small_parts(
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4000
 
 
+async def test_a_message_is_written_at_once_only_while_nothing_would_hold_it(
+        server: uvicorn.Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+    async with connect(url) as client:
+        await client.send("one")
+        assert await client.recv() == "echo one"
+        (proto,) = server.server_state.connections
+        write_now = direct_writer(proto.send)
+        assert write_now is not None and direct_writer(object()) is None
+        assert write_now("now 1") and write_now("now 2")
+        assert [await client.recv(), await client.recv()] == ["now 1", "now 2"]
+        proto.writable.clear()  # the transport pushes back: the caller must wait
+        assert not write_now("held")
+        proto.writable.set()
+        await client.send("bye")
+        with pytest.raises(ConnectionClosed):
+            await client.recv()
+        assert not write_now("after close")
+
+
 async def test_a_client_closing_ends_the_app_side_with_a_disconnect(
         server: uvicorn.Server) -> None:
     url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
@@ -101,3 +122,36 @@ def test_the_handshake_stand_in_hands_over_what_was_left() -> None:
     left = HandshakeDone(["a", "b"])
     assert list(left.events()) == ["a", "b"]
     assert list(left.events()) == []
+
+
+async def test_the_live_sender_writes_at_once_and_leaves_to_a_task_what_is_held() -> None:
+    hub = LiveHub(db=None, broker=None, clock=None)
+    sub = hub.register(user_id=1, org_ids=(), expires_at=None, transport="ws")
+    sub.buffer = None  # live
+    written: list[str] = []
+    sent: list[str] = []
+    transport_takes = True
+
+    def write_now(text: str) -> bool:
+        if transport_takes:
+            written.append(text)
+        return transport_takes
+
+    class Socket:
+        async def send_text(self, text: str) -> None:
+            sent.append(text)
+
+    sender = _Sender(Socket(), hub, sub, write_now)  # type: ignore[arg-type]
+    sender.arm()
+    hub.offer(sub, Outgoing(1, "event", "a"))
+    hub.offer(sub, Outgoing(2, "event", "b"))
+    assert written == ["a", "b"] and sender.task is None
+    assert sub.last_sent == sub.last_id == 2 and sub.queue.empty()
+    transport_takes = False  # pushed back: a task waits to send it
+    hub.offer(sub, Outgoing(3, "event", "c"))
+    assert sender.task is not None
+    await sender.task
+    assert sent == ["c"] and sub.last_sent == 3
+    transport_takes = True  # the task re-armed the sender on its way out
+    hub.offer(sub, Outgoing(4, "event", "d"))
+    assert written == ["a", "b", "d"] and sent == ["c"] and sub.last_sent == 4

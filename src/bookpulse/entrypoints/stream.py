@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -47,6 +47,7 @@ from bookpulse.adapters.realtime.hub import (
 from bookpulse.domain import errors as e
 from bookpulse.domain.model import Principal
 from bookpulse.entrypoints.api.deps import SESSION_COOKIE, container, resolve_principal
+from bookpulse.entrypoints.ws_protocol import direct_writer
 from bookpulse.services import accounts
 
 log = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ async def live_websocket(ws: WebSocket) -> None:
     sub = _register(hub, principal, expires, "ws")
     del principal  # the subscriber keeps what it needs; this frame lives as long as ws
     _forget_request(ws)
-    sender = _Sender(ws, hub, sub)
+    sender = _Sender(ws, hub, sub, direct_writer(ws._send))
     try:
         if watch:
             await hub.watch(sub, watch)
@@ -210,14 +211,17 @@ async def live_websocket(ws: WebSocket) -> None:
 
 
 class _Sender:
-    """The one task that writes to a live WebSocket, running only while there is
-    something to write: the set-up (hello, replay, buffered events), then one short task
-    per burst of live messages. Thousands of idle connections hold no task for it."""
+    """What writes to a live WebSocket, running only while there is something to write:
+    the set-up (hello, replay, buffered events) in a task, then each live message as it
+    is queued — written at once when the transport takes it (``write_now``), else by one
+    short task per burst. Thousands of idle connections hold no task for it."""
 
-    __slots__ = ("hub", "sub", "task", "ws")
+    __slots__ = ("hub", "sub", "task", "write_now", "ws")
 
-    def __init__(self, ws: WebSocket, hub: LiveHub, sub: Subscriber) -> None:
+    def __init__(self, ws: WebSocket, hub: LiveHub, sub: Subscriber,
+                 write_now: Callable[[str], bool] | None = None) -> None:
         self.ws, self.hub, self.sub = ws, hub, sub
+        self.write_now = write_now
         self.task: asyncio.Task[None] | None = None
 
     def start(self, work: Any) -> None:
@@ -232,7 +236,24 @@ class _Sender:
             self._wake()
 
     def _wake(self) -> None:
+        if self.write_now is not None and self._write_queued_now():
+            self.sub.queue.on_put = self._wake
+            return
         self.start(self.run(self._queued()))
+
+    def _write_queued_now(self) -> bool:
+        """Write queued messages while the transport takes them without waiting; True
+        when the queue is empty. A close, or a transport that pushes back, is left to
+        a task (it waits, with the send timeout)."""
+        sub, queue, write_now = self.sub, self.sub.queue, self.write_now
+        assert write_now is not None
+        while (item := queue.peek()) is not None:
+            if isinstance(item, Close) or not write_now(item.text):
+                return False
+            queue.get_nowait()
+            if item.id is not None:
+                sub.last_id = sub.last_sent = item.id
+        return True
 
     async def _queued(self) -> AsyncIterator[Item]:
         queue = self.sub.queue

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+from wsproto.events import Message
 
 from bookpulse.adapters.realtime.hub import Mailbox
 
@@ -93,6 +94,25 @@ class LeanWSProtocol(WSProtocol):
         if message["type"] == "websocket.accept" and self.conn.connection is not None:
             handshake = self.conn.handshake
             self.conn.handshake = HandshakeDone(list(handshake.events()))  # type: ignore[assignment]
+
+
+    def send_text_now(self, text: str) -> bool:
+        """Write one text message now, if nothing would make ``send`` wait or refuse: the
+        connection is accepted and open and the transport takes writes (no
+        back-pressure). Returns False otherwise; the caller then sends it with ``send``.
+        The live stream writes most of its messages this way, without a task each."""
+        if (not self.handshake_complete or self.disconnected or self.close_sent
+                or self.response_started or not self.writable.is_set()
+                or self.transport.is_closing()):
+            return False
+        self.transport.write(self.conn.send(Message(data=text)))
+        return True
+
+
+def direct_writer(send: Any) -> Callable[[str], bool] | None:
+    """``send_text_now`` of the connection behind an ASGI ``send``, when it is ours."""
+    owner = getattr(send, "__self__", None)
+    return owner.send_text_now if isinstance(owner, LeanWSProtocol) else None
 
 
 def ws_protocol(name: str) -> Any:
