@@ -106,6 +106,12 @@ def _seat_select() -> Any:
 _SEAT_MAPS: dict[tuple[str, int], tuple[tuple[int, datetime], SeatMap]] = {}
 _SEAT_MAPS_MAX = 256
 
+# Statements of every seat booking, built once (building them costs more than the read).
+_LAYOUT_STAMP = select(SeatLayout.version, SeatLayout.created_at).where(
+    SeatLayout.id == bindparam("l_id"))
+_TAKEN = select(SeatClaim.seat_id).where(SeatClaim.session_id == bindparam("c_session"))
+_TAKEN_OF = _TAKEN.where(SeatClaim.seat_id.in_(bindparam("c_seats", expanding=True)))
+
 
 class SeatRepo(_Repo):
     async def layout(self, layout_id: int) -> SeatLayout | None:
@@ -113,8 +119,7 @@ class SeatRepo(_Repo):
 
     async def cached_seat_map(self, layout_id: int) -> SeatMap:
         """The whole seat map at the price of one tiny query while it is unchanged."""
-        row = (await self.s.execute(select(SeatLayout.version, SeatLayout.created_at).where(
-            SeatLayout.id == layout_id))).first()
+        row = (await self.s.execute(_LAYOUT_STAMP, {"l_id": layout_id})).first()
         if row is None:
             return SeatMap([])
         # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
@@ -143,10 +148,12 @@ class SeatRepo(_Repo):
         return [SeatInfo(*r) for r in rows.all()]
 
     async def taken(self, session_id: int, seat_ids: Sequence[int] | None = None) -> set[int]:
-        stmt = select(SeatClaim.seat_id).where(SeatClaim.session_id == session_id)
-        if seat_ids is not None:
-            stmt = stmt.where(SeatClaim.seat_id.in_(seat_ids))
-        return set((await self.s.scalars(stmt)).all())
+        if seat_ids is None:
+            rows = await self.s.scalars(_TAKEN, {"c_session": session_id})
+        else:
+            rows = await self.s.scalars(_TAKEN_OF, {"c_session": session_id,
+                                                    "c_seats": list(seat_ids)})
+        return set(rows.all())
 
     async def claim(self, session_id: int, seat_ids: Sequence[int]) -> None:
         await self.s.execute(insert(SeatClaim),

@@ -36,6 +36,12 @@ _MUTABLE = ("status", "payment_status", "quantity", "start_at", "end_at", "price
 
 
 _B = BookingRow.__table__
+_SESSION = select(Session).where(Session.id == bindparam("s_id"))
+#: (for update, fresh) -> the statement of ``CatalogRepo.session``.
+_SESSION_BY_ID = {
+    (for_update, fresh): (_SESSION.with_for_update() if for_update else _SESSION)
+    .execution_options(populate_existing=fresh)
+    for for_update in (False, True) for fresh in (False, True)}
 _BY_REF = select(_B).where(_B.c.ref == bindparam("b_ref"))
 _BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
 _BY_ID = select(_B).where(_B.c.id == bindparam("b_id"))
@@ -308,12 +314,8 @@ class CatalogRepo:
                       fresh: bool = False) -> Session | None:
         """``fresh``: reload the row even if this unit of work has it (``taken`` is
         changed by conditional updates that bypass the loaded object)."""
-        stmt = select(Session).where(Session.id == session_id)
-        if for_update:
-            stmt = stmt.with_for_update()
-        if fresh:
-            stmt = stmt.execution_options(populate_existing=True)
-        return (await self.s.execute(stmt)).scalar_one_or_none()
+        stmt = _SESSION_BY_ID[for_update, fresh]
+        return (await self.s.execute(stmt, {"s_id": session_id})).scalar_one_or_none()
 
     async def sessions(self, offering_id: int, *, date_from: datetime | None = None,
                        date_to: datetime | None = None, limit: int = 500) -> list[Session]:
