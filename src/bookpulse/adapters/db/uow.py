@@ -148,7 +148,10 @@ class SqlUnitOfWork:
             # This process's live stream first, straight from here; then the wake-up
             # for every reader of the log (a reader already past ``last_id`` skips it).
             if entries and sink is not None:
-                sink.take(entries)
+                try:
+                    sink.take(entries)
+                except Exception:  # the change is made; the log's reader delivers it
+                    log.exception("live hand-over failed; left to the log reader")
             if bus is not None:
                 await bus.publish(last_event_id=last_id, org_ids=org_ids)
 
