@@ -197,6 +197,7 @@ async def live_websocket(ws: WebSocket) -> None:
     sub = _register(hub, principal, expires, "ws")
     del principal  # the subscriber keeps what it needs; this frame lives as long as ws
     _forget_request(ws)
+    # Starlette keeps the server's ASGI ``send`` as ``_send``: ours, under wsproto-lean.
     sender = _Sender(ws, hub, sub, direct_writer(ws._send))
     try:
         if watch:

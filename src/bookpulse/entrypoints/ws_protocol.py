@@ -9,6 +9,10 @@ never read again. Here the queue is our ``Mailbox`` (no deque while empty), the 
 gate that allocates only while someone waits, and the handshake state is dropped once the
 connection is accepted: about 7 KiB less per connection (``bench live``).
 
+It also lets the live stream write a message at once (``send_text_now``): a few hundred
+bytes to each of thousands of connections per change, where ``send`` would cost a task,
+an await and Starlette's and uvicorn's checks for each.
+
 It depends on uvicorn's and wsproto's internals (``queue``, ``writable``,
 ``conn.handshake``), both pinned in requirements.lock; ``tests/unit/test_ws_protocol.py``
 fails if an upgrade changes them.
