@@ -15,6 +15,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from wsproto.events import CloseConnection
 
 from bookpulse.adapters.realtime.hub import LiveHub, Mailbox, Outgoing
 from bookpulse.entrypoints.stream import _Sender
@@ -89,6 +90,22 @@ async def test_a_message_is_written_at_once_only_while_nothing_would_hold_it(
         with pytest.raises(ConnectionClosed):
             await client.recv()
         assert not write_now("after close")
+
+
+async def test_no_message_is_written_at_once_once_the_websocket_is_closing(
+        server: uvicorn.Server) -> None:
+    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+    async with connect(url) as client:
+        await client.send("one")
+        await client.recv()
+        (proto,) = server.server_state.connections
+        write_now = direct_writer(proto.send)
+        assert write_now is not None
+        # wsproto has sent a close that uvicorn has not recorded yet (a race with a close)
+        proto.transport.write(proto.conn.send(CloseConnection(code=1000)))
+        assert not write_now("too late")
+        with pytest.raises(ConnectionClosed):
+            await client.recv()
 
 
 async def test_a_client_closing_ends_the_app_side_with_a_disconnect(

@@ -27,6 +27,7 @@ from typing import Any
 
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 from wsproto.events import Message
+from wsproto.utilities import LocalProtocolError
 
 from bookpulse.adapters.realtime.hub import Mailbox
 
@@ -109,7 +110,11 @@ class LeanWSProtocol(WSProtocol):
                 or self.response_started or not self.writable.is_set()
                 or self.transport.is_closing()):
             return False
-        self.transport.write(self.conn.send(Message(data=text)))
+        try:
+            frame = self.conn.send(Message(data=text))
+        except LocalProtocolError:  # wsproto is closing: ``send`` reports it
+            return False
+        self.transport.write(frame)
         return True
 
 
