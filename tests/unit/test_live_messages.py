@@ -4,6 +4,7 @@ it never says (who booked, their notes)."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -144,3 +145,13 @@ def test_events_watchers_need_places_for_are_left_to_the_reader() -> None:
     assert hub.take([entry(id=101, type="confirmed", from_status="pending",
                            to_status="confirmed")])  # no inventory change: no places
     assert _queued_ids(sub) == [101]
+
+
+def test_connections_made_together_get_their_heartbeats_spread_over_the_period() -> None:
+    hub = LiveHub(db=None, broker=None, clock=None)
+    start = time.monotonic()
+    due = [hub.register(user_id=i, org_ids=(), expires_at=None, transport="ws")
+           .next_heartbeat - start for i in range(200)]
+    every = hub.config.ws_heartbeat
+    assert all(0 <= d <= every + 1 for d in due)
+    assert max(due) - min(due) > every / 2  # not one burst of 200 heartbeats per period

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -66,7 +67,7 @@ class HubConfig:
     send_timeout: float = 10.0       # one send may take this long, else the link is dead
     ws_heartbeat: float = 25.0
     sse_heartbeat: float = 15.0
-    tick: float = 1.0                # heartbeat / expiry resolution
+    tick: float = 0.25               # heartbeat / expiry resolution (and batch size)
     poll_interval: float = 2.0       # read the log even without a wake-up (lost message)
     read_batch: int = 500
     max_replay: int | None = None    # events; an older position gets a ``reset``
@@ -178,7 +179,9 @@ class Subscriber:
         self.last_sent = 0      # highest event id the transport confirmed sending
         self.start_from: int | None = None
         self.heartbeat_every = heartbeat_every
-        self.next_heartbeat = time.monotonic() + heartbeat_every
+        # The first one at a random point of the period: clients that connect together
+        # (a restart, a dropped network) would otherwise get theirs together, forever.
+        self.next_heartbeat = time.monotonic() + heartbeat_every * random.random()
 
     @property
     def live(self) -> bool:
