@@ -71,6 +71,16 @@ async def collect(hub: LiveHub, sub: Subscriber, after: int | None, out: list[An
         hub.unsubscribe(sub)
 
 
+async def listening(hub: LiveHub, user_id: int) -> tuple[Subscriber, list[Any],
+                                                         asyncio.Task[None]]:
+    """A customer's connection, live from now (its hello received)."""
+    sub = hub.register(user_id=user_id, org_ids=(), expires_at=None, transport="ws")
+    out: list[Any] = []
+    task = asyncio.create_task(collect(hub, sub, None, out))
+    await eventually(lambda: bool(out), within=10)
+    return sub, out, task
+
+
 async def test_subscribing_while_writers_commit_gives_every_event_once_in_order(
         world: World) -> None:
     hub = hub_of(world)
@@ -242,10 +252,7 @@ async def test_a_writer_here_hands_its_events_to_the_hub_as_the_log_gives_them(
     who = await admin(world)
     c = world.container
     alice = await alice_id(world)
-    sub = hub.register(user_id=alice, org_ids=(), expires_at=None, transport="ws")
-    out: list[Any] = []
-    task = asyncio.create_task(collect(hub, sub, None, out))
-    await eventually(lambda: bool(out), within=10)  # hello
+    sub, out, task = await listening(hub, alice)
     handed: list[LogEntry] = []
     take = hub.take
 
@@ -284,10 +291,7 @@ async def test_events_the_hub_does_not_take_come_from_the_log(world: World,
     who = await admin(world)
     c = world.container
     alice = await alice_id(world)
-    sub = hub.register(user_id=alice, org_ids=(), expires_at=None, transport="ws")
-    out: list[Any] = []
-    task = asyncio.create_task(collect(hub, sub, None, out))
-    await eventually(lambda: bool(out), within=10)
+    _sub, out, task = await listening(hub, alice)
     if refusal == "raises":
         def take(entries: list[LogEntry]) -> bool:
             raise RuntimeError("a bug in the hand-over")

@@ -6,7 +6,10 @@ moves the internals it replaces."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import uvicorn
@@ -52,13 +55,20 @@ async def server() -> uvicorn.Server:
     await task
 
 
-async def test_messages_flow_and_the_open_connection_keeps_only_the_small_parts(
-        server: uvicorn.Server) -> None:
+@contextlib.asynccontextmanager
+async def echo_connection(server: uvicorn.Server) -> AsyncIterator[tuple[Any, Any]]:
+    """A client connected to the echo app after one round trip, and the server's side."""
     url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
     async with connect(url) as client:
         await client.send("one")
         assert await client.recv() == "echo one"
         (proto,) = server.server_state.connections
+        yield client, proto
+
+
+async def test_messages_flow_and_the_open_connection_keeps_only_the_small_parts(
+        server: uvicorn.Server) -> None:
+    async with echo_connection(server) as (client, proto):
         assert isinstance(proto, LeanWSProtocol)
         assert isinstance(proto.queue, Mailbox) and proto.queue.empty()
         assert isinstance(proto.writable, Gate) and proto.writable.is_set()
@@ -74,11 +84,7 @@ async def test_messages_flow_and_the_open_connection_keeps_only_the_small_parts(
 
 async def test_a_message_is_written_at_once_only_while_nothing_would_hold_it(
         server: uvicorn.Server) -> None:
-    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
-    async with connect(url) as client:
-        await client.send("one")
-        assert await client.recv() == "echo one"
-        (proto,) = server.server_state.connections
+    async with echo_connection(server) as (client, proto):
         write_now = direct_writer(proto.send)
         assert write_now is not None and direct_writer(object()) is None
         assert write_now("now 1") and write_now("now 2")
@@ -94,11 +100,7 @@ async def test_a_message_is_written_at_once_only_while_nothing_would_hold_it(
 
 async def test_no_message_is_written_at_once_once_the_websocket_is_closing(
         server: uvicorn.Server) -> None:
-    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
-    async with connect(url) as client:
-        await client.send("one")
-        await client.recv()
-        (proto,) = server.server_state.connections
+    async with echo_connection(server) as (client, proto):
         write_now = direct_writer(proto.send)
         assert write_now is not None
         # wsproto has sent a close that uvicorn has not recorded yet (a race with a close)

@@ -58,6 +58,14 @@ _COLUMNS = (
 )
 
 
+def entry_columns_sql(events: str, bookings: str) -> str:
+    """The columns of ``LogEntry``, in its order, as SQL text over the given aliases of
+    ``booking_events`` and ``bookings`` (for statements sent to the driver directly)."""
+    return ", ".join(
+        f"{events if col.table is BookingEvent.__table__ else bookings}.{col.key}"
+        for col in (c.expression for c in _COLUMNS))
+
+
 @dataclass(frozen=True, slots=True)
 class Places:
     capacity: int

@@ -428,9 +428,7 @@ class LiveHub:
 
     async def _places(self, uow: Any, entries: list[LogEntry],
                       watched: Any) -> dict[int, Places]:
-        ids = [sid for e in entries
-               if watched(e) and messages.availability_change(e) is not None
-               for sid in messages.session_ids(e)]
+        ids = _place_sessions(entries, watched)
         return await uow.live.places(ids) if ids else {}
 
     def wants_entries(self) -> bool:
@@ -445,16 +443,13 @@ class LiveHub:
         watchers need session places for (read with the log). The writer's wake-up
         makes the reader read whatever is not delivered by then, as it reads every
         other instance's events."""
-        if not entries or entries[0].id <= self.position or self._read_lock.locked():
+        early = bool(entries) and entries[0].id != self.position + 1
+        if (not entries or entries[0].id <= self.position or self._read_lock.locked()
+                or self._needs_places(entries)
+                or (early and len(self._parked) >= self.config.max_parked)):
             self.stats["left_to_reader"] += 1
             return False
-        if self._needs_places(entries):
-            self.stats["left_to_reader"] += 1
-            return False
-        if entries[0].id != self.position + 1:
-            if len(self._parked) >= self.config.max_parked:
-                self.stats["left_to_reader"] += 1
-                return False
+        if early:
             self._parked[entries[0].id] = entries
             return True
         self._deliver(entries)
@@ -462,10 +457,8 @@ class LiveHub:
         return True
 
     def _needs_places(self, entries: list[LogEntry]) -> bool:
-        watched = self._by_offering
-        return bool(watched) and any(
-            e.offering_id in watched and messages.session_ids(e)
-            and messages.availability_change(e) is not None for e in entries)
+        return bool(self._by_offering) and bool(_place_sessions(
+            entries, lambda e: e.offering_id in self._by_offering))
 
     def _deliver(self, entries: list[LogEntry]) -> None:
         self._dispatch(entries, {})
@@ -580,6 +573,14 @@ def _item_for(sub: Subscriber, rendered: Rendered) -> Outgoing | None:
         if text is not None:
             return Outgoing(e.id, "availability", text)
     return None
+
+
+def _place_sessions(entries: list[LogEntry], watched: Callable[[LogEntry], bool]) -> list[int]:
+    """Sessions whose places the availability messages of ``entries`` report, among the
+    entries ``watched`` says someone watches."""
+    return [sid for e in entries
+            if watched(e) and messages.availability_change(e) is not None
+            for sid in messages.session_ids(e)]
 
 
 def _discard(index: dict[int, set[Subscriber]], key: int, sub: Subscriber) -> None:
