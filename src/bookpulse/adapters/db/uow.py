@@ -196,7 +196,8 @@ class SqlUnitOfWork:
         them from the log (``LiveRepo.entries_after``), in the same statement."""
         rows = await (await self._driver()).fetch(
             _PG_FINAL_ENTRIES if entries else _PG_FINAL_IDS,
-            sorted({e.booking_id for e in pending}), provisional)
+            [str(i) for i in sorted({e.booking_id for e in pending})],
+            [str(i) for i in provisional])
         if len(rows) != len(pending):  # pragma: no cover - the trigger gives every one
             raise RuntimeError("event log: final ids not found after commit")
         self.events.appended_ids = [int(r[0]) for r in rows]
@@ -247,9 +248,13 @@ RETURNING id
 _PG_INSERT_PROVISIONAL = text(_PG_INSERT_PROVISIONAL_SQL.replace("$1", ":rows"))
 
 #: Sent with asyncpg directly (after COMMIT, outside SQLAlchemy's transaction handling).
+#: The ids go in as ``text[]``: asyncpg knows that type's codec, while for ``bigint[]`` it
+#: first queries the catalog, once on every new connection (about 10 ms, two round trips,
+#: measured here) -- a cost the first write on each pooled connection paid.
 _PG_FINAL_IDS = """
 SELECT id FROM booking_events
-WHERE booking_id = ANY($1::bigint[]) AND provisional_id = ANY($2::bigint[])
+WHERE booking_id = ANY($1::text[]::bigint[])
+  AND provisional_id = ANY($2::text[]::bigint[])
 ORDER BY id
 """
 #: The same events with the columns of ``live_repo.LogEntry`` (its one column list).
@@ -257,7 +262,8 @@ ORDER BY id
 _PG_FINAL_ENTRIES = f"""
 SELECT {live_repo.entry_columns_sql("e", "b")}
 FROM booking_events e JOIN bookings b ON b.id = e.booking_id
-WHERE e.booking_id = ANY($1::bigint[]) AND e.provisional_id = ANY($2::bigint[])
+WHERE e.booking_id = ANY($1::text[]::bigint[])
+  AND e.provisional_id = ANY($2::text[]::bigint[])
 ORDER BY e.id
 """  # noqa: S608
 
