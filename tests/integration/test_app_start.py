@@ -1,0 +1,65 @@
+"""What the served application does at start-up so that its first requests are not slow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import routing
+
+from bookpulse import bootstrap
+from bookpulse.adapters.clock import FakeClock
+from bookpulse.config import Settings
+from bookpulse.entrypoints.app import build_routes, create_app
+from tests.conftest import FAST_HASHER
+
+
+@pytest.fixture
+def route_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Paths whose request handling FastAPI builds from now on. (FastAPI's own
+    internals, pinned in the lock file: an included router's routes are built on first
+    use, in ``_EffectiveRouteContext.from_api_route``.)"""
+    built: list[str] = []
+    original = routing._EffectiveRouteContext.from_api_route
+
+    def counting(cls: Any, **kwargs: Any) -> Any:
+        built.append(kwargs["original_route"].path)
+        return original(**kwargs)
+
+    monkeypatch.setattr(routing._EffectiveRouteContext, "from_api_route",
+                        classmethod(counting))
+    return built
+
+
+async def _health(app: Any) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver") as client:
+        return await client.get("/api/v1/health")
+
+
+async def test_without_start_up_the_first_request_builds_routes(
+        container: bootstrap.Container, route_builds: list[str]) -> None:
+    """The probe works: an application that was not started builds on first use."""
+    app = create_app(container, manage_lifecycle=False)
+    assert (await _health(app)).status_code == 200
+    assert "/health" in " ".join(route_builds)
+
+
+async def test_routes_are_built_at_start_up_not_on_first_request(
+        settings: Settings, clock: FakeClock, route_builds: list[str]) -> None:
+    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
+    app = create_app(container, migrate=False)
+    async with app.router.lifespan_context(app):
+        at_start = len(route_builds)
+        assert at_start >= 100  # every API and page route, not a few
+        response = await _health(app)
+        assert response.status_code == 200
+        assert len(route_builds) == at_start  # nothing left to build on first use
+
+
+def test_build_routes_counts_every_route_once(container: bootstrap.Container) -> None:
+    app = create_app(container, manage_lifecycle=False)
+    first = build_routes(app)
+    assert first >= 100
+    assert build_routes(app) == first
