@@ -660,8 +660,9 @@ async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[s
             out["after_response"] = stats.after_response()
             out["request_s"] = list(stats.request_s)
             if args.dump:
-                out["dump"] = {"sent_at": stats.sent_at, "responded_at": stats.responded_at,
-                               "receipts": stats.receipts}
+                out["dump"] = {"sent_at": dict(stats.sent_at),  # before the storm's
+                               "responded_at": dict(stats.responded_at),
+                               "receipts": list(stats.receipts)}
 
             if args.storm:
                 # Changes keep coming while everyone drops and reconnects at once.
