@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import BookingEvent
@@ -310,3 +311,40 @@ async def test_events_the_hub_does_not_take_come_from_the_log(world: World,
     task.cancel()
     assert [i.id for i in out if i.kind == "event"] == [confirmed.last_event_id]
     assert hub.stats["batches"] > reads
+
+
+@pytest.mark.parametrize("failure", ["database", "bug"])
+async def test_the_reader_outlives_a_failed_read_and_reads_again(world: World,
+                                                                 failure: str) -> None:
+    """A read of the log that fails (the database went away, or a bug in delivering)
+    is retried at once after a short pause, without waiting for another wake-up; the
+    reader task does not end."""
+    hub = hub_of(world)
+    refs = await alice_bookings(world, 1)
+    who = await admin(world)
+    c = world.container
+    _sub, out, task = await listening(hub, await alice_id(world))
+    hub.take = lambda entries: False  # type: ignore[method-assign]  # the reader delivers
+    hub.config.poll_interval = 3600  # only the wake-up, or the retry, can bring the event
+    await c.broker.publish(last_event_id=0, org_ids=[])  # restarts the reader's wait
+    await asyncio.sleep(0.05)
+    real_catch_up = hub.catch_up
+    failed: list[bool] = []
+
+    async def catch_up_failing_once() -> None:
+        if not failed:
+            failed.append(True)
+            if failure == "database":
+                raise OperationalError("SELECT", {}, OSError("connection lost"))
+            raise KeyError("a bug in rendering")
+        await real_catch_up()
+
+    hub.catch_up = catch_up_failing_once  # type: ignore[method-assign]
+    errors = hub.stats["read_errors"]
+    confirmed = await svc.confirm_booking(db=c.db, principal=who, ref=refs[0],
+                                          now=c.clock.now())
+    await eventually(lambda: any(i.id == confirmed.last_event_id for i in out), within=3)
+    task.cancel()
+    assert failed == [True]
+    assert hub.stats["read_errors"] == errors + 1
+    assert [i.id for i in out if i.kind == "event"] == [confirmed.last_event_id]

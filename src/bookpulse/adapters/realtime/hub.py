@@ -513,31 +513,38 @@ class LiveHub:
         wake = self._wake
         failures = 0
         while True:
-            woken_at: int | None = None
-            try:
-                async with asyncio.timeout(self.config.poll_interval):
-                    woken_at = await wake.get()
-                while not wake.empty():
-                    woken_at = max(woken_at, wake.get_nowait())
-            except TimeoutError:
-                pass  # poll anyway: a lost wake-up must not delay an event for long
-            if woken_at is not None and woken_at <= self.position:
-                continue  # delivered already: a writer here handed it over (``take``)
-            if (not self._subs and woken_at is not None and woken_at != READ_ALL
-                    and not self._read_lock.locked()):
-                # Nobody listens: note how far the log goes without reading it (the
-                # timed poll above still reads the head now and then).
-                self.position = max(self.position, woken_at)
-                continue
+            # After a failed read, read again (after the pause below) without waiting for
+            # another wake-up: the one that asked for this read has been used.
+            if not failures:
+                woken_at: int | None = None
+                try:
+                    async with asyncio.timeout(self.config.poll_interval):
+                        woken_at = await wake.get()
+                    while not wake.empty():
+                        woken_at = max(woken_at, wake.get_nowait())
+                except TimeoutError:
+                    pass  # poll anyway: a lost wake-up must not delay an event for long
+                if woken_at is not None and woken_at <= self.position:
+                    continue  # delivered already: a writer here handed it over (``take``)
+                if (not self._subs and woken_at is not None and woken_at != READ_ALL
+                        and not self._read_lock.locked()):
+                    # Nobody listens: note how far the log goes without reading it (the
+                    # timed poll above still reads the head now and then).
+                    self.position = max(self.position, woken_at)
+                    continue
             try:
                 await self.catch_up()
                 failures = 0
-            except (SQLAlchemyError, OSError) as exc:
+            except Exception as exc:  # the one reader of this process must outlive any
                 failures += 1
                 self.stats["read_errors"] += 1
                 delay = min(0.2 * 2 ** failures, 10.0)
-                log.warning("live hub cannot read the event log (%s); retrying in %.1fs",
-                            exc.__class__.__name__, delay)
+                if isinstance(exc, SQLAlchemyError | OSError):
+                    log.warning("live hub cannot read the event log (%s); retrying in %.1fs",
+                                exc.__class__.__name__, delay)
+                else:  # a bug, not an outage: with its trace
+                    log.exception("live hub failed delivering from the event log; "
+                                  "retrying in %.1fs", delay)
                 await asyncio.sleep(delay)
 
     async def _ticker(self) -> None:
