@@ -13,8 +13,8 @@ when it runs). With the default limit, 4 MB, ``bench live`` showed booking trans
 stalling for 40-120 ms at the same points of every run (about 8.5 s and 41.5 s into its
 200 changes/s). With 256 kB each merge is a sixteenth of that, and those stalls were gone.
 Turning the pending list off (``fastupdate = off``) removed them too, but every booking
-then wrote its entries into the index itself, and the seat rush was slower (142-160
-against 168-189 confirmed/s); with 256 kB it was 169-178.
+then wrote its entries into the index itself, and the seat rush was slower in three runs
+(142-160 confirmed/s, against 168-189 before); with 256 kB it was 158-178.
 """
 
 from __future__ import annotations
