@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -80,6 +81,17 @@ async def listening(hub: LiveHub, user_id: int) -> tuple[Subscriber, list[Any],
     task = asyncio.create_task(collect(hub, sub, None, out))
     await eventually(lambda: bool(out), within=10)
     return sub, out, task
+
+
+async def only_the_reader_delivers(world: World, take: Callable[[list[LogEntry]], bool]
+                                   ) -> None:
+    """From now on the hub's hand-over is ``take`` (refusing, or failing) and there is no
+    timed poll: only a wake-up (or the reader's own retry) brings an event."""
+    hub = hub_of(world)
+    hub.take = take  # type: ignore[method-assign]
+    hub.config.poll_interval = 3600
+    await world.container.broker.publish(last_event_id=0, org_ids=[])  # restarts the wait
+    await asyncio.sleep(0.05)
 
 
 async def test_subscribing_while_writers_commit_gives_every_event_once_in_order(
@@ -299,11 +311,7 @@ async def test_events_the_hub_does_not_take_come_from_the_log(world: World,
     else:
         def take(entries: list[LogEntry]) -> bool:
             return False
-    hub.take = take  # type: ignore[method-assign]
-    # No timed poll from here: only the wake-up can bring the event.
-    hub.config.poll_interval = 3600
-    await c.broker.publish(last_event_id=0, org_ids=[])  # restarts the reader's wait
-    await asyncio.sleep(0.05)
+    await only_the_reader_delivers(world, take)
     reads = hub.stats["batches"]
     confirmed = await svc.confirm_booking(db=c.db, principal=who, ref=refs[0],
                                           now=c.clock.now())
@@ -324,10 +332,7 @@ async def test_the_reader_outlives_a_failed_read_and_reads_again(world: World,
     who = await admin(world)
     c = world.container
     _sub, out, task = await listening(hub, await alice_id(world))
-    hub.take = lambda entries: False  # type: ignore[method-assign]  # the reader delivers
-    hub.config.poll_interval = 3600  # only the wake-up, or the retry, can bring the event
-    await c.broker.publish(last_event_id=0, org_ids=[])  # restarts the reader's wait
-    await asyncio.sleep(0.05)
+    await only_the_reader_delivers(world, lambda entries: False)
     real_catch_up = hub.catch_up
     failed: list[bool] = []
 

@@ -27,13 +27,13 @@ branch_labels = None
 depends_on = None
 
 _INDEX = "ix_bookings_search_trgm"
-PENDING_LIST_KB = 256
+_PENDING_LIST_KB = 256
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(f"ALTER INDEX {_INDEX} SET (gin_pending_list_limit = {PENDING_LIST_KB})")
+    op.execute(f"ALTER INDEX {_INDEX} SET (gin_pending_list_limit = {_PENDING_LIST_KB})")
 
 
 def downgrade() -> None:
