@@ -5,7 +5,8 @@ throwaway database (SQLite file, or with ``--db postgres`` a new database on the
 PostgreSQL server, dropped afterwards), creates a 500-place capacity session and a
 500-seat seat map, then sends ``--buyers`` buyers at ``--concurrency`` against each
 (capacity: 1 place each; seats: the best available seat). Prints confirmed bookings per
-second, p50/p99 latency, sold and oversold (recounted from the availability endpoints;
+second (over the whole phase, and until the last confirmation: the selling rate),
+p50/p99 latency, sold and oversold (recounted from the availability endpoints;
 must be 0). Bounded by ``--buyers`` and ``--seconds``; the server is always stopped.
 
     bookpulse bench rush --db postgres
@@ -93,8 +94,11 @@ async def _setup(client: httpx.AsyncClient, org_id: int) -> dict[str, Any]:
 
 async def _rush(client: Pool, bodies: list[dict[str, Any]],
                 buyers: list[dict[str, str]], concurrency: int, deadline: float
-                ) -> tuple[list[float], Counter[str], float, list[dict[str, Any]]]:
+                ) -> tuple[list[float], Counter[str], float, float, list[dict[str, Any]]]:
+    """Returns the latencies, the outcomes, the wall time of the phase, the time until the
+    last confirmation was answered (the selling part of it) and the bookings made."""
     latencies: list[float] = []
+    last_confirmed = [0.0]
     outcomes: Counter[str] = Counter()
     made: dict[str, dict[str, Any]] = {}
     queue = list(reversed(range(len(bodies))))
@@ -116,6 +120,7 @@ async def _rush(client: Pool, bodies: list[dict[str, Any]],
                                          headers=headers)
             latencies.append(time.perf_counter() - t0)
             if r.status_code in (200, 201):
+                last_confirmed[0] = time.perf_counter()
                 made[r.json()["ref"]] = r.json()
                 outcomes[r.json()["status"]] += 1
             elif r.headers.get("content-type", "").startswith("application/problem+json"):
@@ -125,7 +130,8 @@ async def _rush(client: Pool, bodies: list[dict[str, Any]],
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, outcomes, time.perf_counter() - t0, list(made.values())
+    selling = max(last_confirmed[0] - t0, 0.0)
+    return latencies, outcomes, time.perf_counter() - t0, selling, list(made.values())
 
 
 async def _floor(client: Pool, n: int, concurrency: int
@@ -168,7 +174,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
                 body.update({"quantity": 1} if name == "capacity"
                             else {"best_available": True, "quantity": 1})
                 deadline = time.perf_counter() + args.seconds
-                lat, outcomes, wall, made = await _rush(
+                lat, outcomes, wall, selling, made = await _rush(
                     pool, [dict(body) for _ in range(args.buyers)], ctx["buyers"],
                     args.concurrency, deadline)
                 avail = (await client.get(f"/api/v1/offerings/{offering}/availability",
@@ -184,24 +190,29 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
                     taken = sum(1 for s in avail["seats"] if not s["available"])
                     oversold += abs(taken - sold)
                 ok = ok and oversold == 0
-                rows.append((name, len(lat), confirmed, wall, lat, sold, oversold, outcomes))
+                rows.append((name, len(lat), confirmed, wall, selling, lat, sold, oversold,
+                             outcomes))
             await pool.close()
         db = env["DATABASE_URL"].split(":", 1)[0]
         print(f"bench rush: {args.buyers} buyers at concurrency {args.concurrency} per phase, "
               f"{PLACES} places / {PLACES} seats, database {db}, server = 1 uvicorn process "
               f"on loopback, client in the same machine (lean keep-alive HTTP/1.1 client, "
               f"{args.concurrency} connections), cpus = {os.cpu_count()}")
-        print(f"{'phase':<10}{'requests':>9}{'confirmed':>10}{'confirmed/s':>12}{'req/s':>8}"
-              f"{'p50 ms':>8}{'p99 ms':>8}{'sold':>6}{'oversold':>9}  outcomes")
+        print(f"{'phase':<10}{'requests':>9}{'confirmed':>10}{'confirmed/s':>12}"
+              f"{'selling/s':>10}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'sold':>6}"
+              f"{'oversold':>9}  outcomes")
         n, wall, lat = floor
-        print(f"{'floor':<10}{n:>9}{'-':>10}{'-':>12}{n / wall:>8.0f}"
+        print(f"{'floor':<10}{n:>9}{'-':>10}{'-':>12}{'-':>10}{n / wall:>8.0f}"
               f"{statistics.median(lat) * 1000:>8.1f}{_pct(lat, .99):>8.1f}{'-':>6}{'-':>9}"
               "  GET /api/v1/health (no auth, one DB ping): this run's HTTP floor")
-        for name, n, confirmed, wall, lat, sold, oversold, outcomes in rows:
-            print(f"{name:<10}{n:>9}{confirmed:>10}{confirmed / wall:>12.0f}{n / wall:>8.0f}"
-                  f"{statistics.median(lat) * 1000:>8.1f}{_pct(lat, .99):>8.1f}{sold:>6}"
-                  f"{oversold:>9}  " + ", ".join(f"{k}={v}" for k, v in sorted(
-                      outcomes.items())))
+        for name, n, confirmed, wall, selling, lat, sold, oversold, outcomes in rows:
+            rate = f"{confirmed / selling:.0f}" if selling > 0 else "-"
+            print(f"{name:<10}{n:>9}{confirmed:>10}{confirmed / wall:>12.0f}{rate:>10}"
+                  f"{n / wall:>8.0f}{statistics.median(lat) * 1000:>8.1f}"
+                  f"{_pct(lat, .99):>8.1f}{sold:>6}{oversold:>9}  " + ", ".join(
+                      f"{k}={v}" for k, v in sorted(outcomes.items())))
+        print("confirmed/s: confirmations over the whole phase, the sold-out answers "
+              "included; selling/s: confirmations until the last one was answered")
         return 0 if ok else 1
     except httpx.HTTPError:
         log = Path(env["BOOKPULSE_VAR_DIR"]) / "server.log"
