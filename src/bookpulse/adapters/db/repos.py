@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +44,13 @@ _SESSION_BY_ID = {
     .execution_options(populate_existing=fresh)
     for for_update in (False, True) for fresh in (False, True)}
 _BY_REF = select(_B).where(_B.c.ref == bindparam("b_ref"))
+_U, _M = User.__table__, Membership.__table__
+#: A signed-in user and their (org, role) pairs: what every request's authentication
+#: reads when its principal is not cached. Plain columns, no ORM objects.
+_PRINCIPAL = (select(_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active,
+                     _M.c.org_id, _M.c.role)
+              .select_from(_U.outerjoin(_M, _M.c.user_id == _U.c.id))
+              .where(_U.c.id == bindparam("u_id")))
 _BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
 _BY_ID = select(_B).where(_B.c.id == bindparam("b_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
@@ -353,15 +361,13 @@ class UserRepo:
                                 field="email") from exc
         return user
 
-    async def with_memberships(self, user_id: int) -> tuple[User | None, list[tuple[int, str]]]:
-        """The user and their (org_id, role) pairs in one round trip."""
-        rows = (await self.s.execute(
-            select(User, Membership.org_id, Membership.role)
-            .outerjoin(Membership, Membership.user_id == User.id)
-            .where(User.id == user_id))).all()
+    async def with_memberships(self, user_id: int) -> tuple[Any | None, list[tuple[int, str]]]:
+        """The user (a row with id, name, email, phone and is_active) and their
+        (org_id, role) pairs, in one round trip."""
+        rows = (await self.s.execute(_PRINCIPAL, {"u_id": user_id})).all()
         if not rows:
             return None, []
-        return rows[0][0], [(org, role) for _, org, role in rows if org is not None]
+        return rows[0], [(r.org_id, r.role) for r in rows if r.org_id is not None]
 
     async def memberships(self, user_id: int) -> list[Membership]:
         return list((await self.s.scalars(
@@ -424,9 +430,12 @@ def _is_reference(text: str) -> bool:
 class QueryRepo:
     """Read side: booking lists with filters and keyset pagination, timelines."""
 
-    def __init__(self, session: AsyncSession, *, sqlite: bool) -> None:
+    def __init__(self, session: AsyncSession, *, sqlite: bool,
+                 begin: Callable[[], Awaitable[None]] | None = None) -> None:
         self.s = session
         self.sqlite = sqlite
+        #: The unit of work's ``ensure_transaction`` (search's planner settings).
+        self._begin = begin
 
     async def _fragment(self, q: str | None, *, org_ids: list[int] | None,
                         for_count: bool = False) -> search.Fragment | None:
@@ -501,7 +510,7 @@ class QueryRepo:
                                       and_(BookingRow.start_at == start, BookingRow.id > bid)))
         order = ((BookingRow.start_at.desc(), BookingRow.id.desc()) if descending
                  else (BookingRow.start_at.asc(), BookingRow.id.asc()))
-        async with search.steer(self.s, fragment, sqlite=self.sqlite):
+        async with search.steer(self.s, fragment, sqlite=self.sqlite, begin=self._begin):
             rows = (await self.s.execute(stmt.order_by(*order).limit(limit))).all()
         return [to_domain(r) for r in rows]
 
