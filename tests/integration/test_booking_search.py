@@ -135,6 +135,7 @@ async def test_search_uses_the_search_indexes(world):
                                               )).all()
             assert search.WALK_INDEX in " ".join(str(r[-1]) for r in plan)
         else:
+            await uow.ensure_transaction()  # reads run in autocommit: SET LOCAL needs one
             await uow.session.execute(text("SET LOCAL enable_seqscan = off"))
             where = str(fragment.where.compile(db.engine.sync_engine,
                                                compile_kwargs={"literal_binds": True}))

@@ -4,7 +4,7 @@ occupancy from the inventory tables. Nothing here commits."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -26,9 +26,12 @@ _KEY = ("org_id", "day", "offering_id", "actor_id")
 
 
 class AnalyticsRepo:
-    def __init__(self, session: AsyncSession, *, sqlite: bool) -> None:
+    def __init__(self, session: AsyncSession, *, sqlite: bool,
+                 begin: Callable[[], Awaitable[None]] | None = None) -> None:
         self.s = session
         self.sqlite = sqlite
+        #: The unit of work's ``ensure_transaction`` (for ``SET LOCAL``).
+        self._begin = begin
 
     def _insert(self, table: Any) -> Any:
         return (sqlite.insert if self.sqlite else postgresql.insert)(table)
@@ -41,6 +44,8 @@ class AnalyticsRepo:
         transaction only; report queries run a few times a minute, so the planning
         time is nothing next to a wrong plan."""
         if not self.sqlite:
+            if self._begin is not None:
+                await self._begin()  # reads run in autocommit, where SET LOCAL is lost
             await self.s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     # the cursor --------------------------------------------------------------------

@@ -27,7 +27,7 @@ about ``SEARCH_CANDIDATES`` matches cost the most either way (tens of millisecon
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -106,12 +106,14 @@ async def _pg_estimate(session: AsyncSession, pattern: str,
 
 
 @asynccontextmanager
-async def steer(session: AsyncSession, fragment: Fragment | None, *,
-                sqlite: bool) -> AsyncIterator[None]:
+async def steer(session: AsyncSession, fragment: Fragment | None, *, sqlite: bool,
+                begin: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[None]:
     """PostgreSQL: run the page query with the plan ``plan`` chose (transaction-local
     planner settings, restored after): its own choice between trigram index + sort and the
     walk depends on estimates that a prepared statement's generic plan does not have, and
-    one wrong choice costs a sort of tens of thousands of rows or a whole-table scan."""
+    one wrong choice costs a sort of tens of thousands of rows or a whole-table scan.
+    ``begin`` (the unit of work's ``ensure_transaction``) makes sure there is a
+    transaction for the settings to live in: reads run in autocommit otherwise."""
     off: tuple[str, ...] = ()
     if not sqlite and fragment is not None:
         if fragment.walk:
@@ -121,6 +123,8 @@ async def steer(session: AsyncSession, fragment: Fragment | None, *,
     if not off:
         yield
         return
+    if begin is not None:
+        await begin()
     await session.execute(text("SELECT " + ", ".join(
         f"set_config('{name}', 'off', true)" for name in off)))
     try:

@@ -12,6 +12,14 @@ later find an unseen id below N.
   reads the final ids back on it after the commit (one statement, outside a transaction).
 * SQLite: writers are serialized by BEGIN IMMEDIATE (and an in-process lock); the ids are
   taken stepwise before the commit, which gives the same order.
+
+Reading units of work on PostgreSQL run statement by statement (autocommit), as Django
+does by default: a BEGIN and a ROLLBACK would add two round trips to every read (every
+request's sign-in check when its user is not cached, every page), and at READ COMMITTED
+a transaction gives its statements no common snapshot anyway. A repository whose
+statements need one transaction (``SET LOCAL`` and other transaction-local settings)
+calls ``ensure_transaction`` first; that transaction is rolled back when the unit of work
+ends.
 """
 
 from __future__ import annotations
@@ -69,6 +77,8 @@ class SqlUnitOfWork:
         self._deliveries: list[AfterCommit] = []
         self._lock_held = False
         self._conn: AsyncConnection | None = None
+        #: A reading unit of work's transaction, once a repository asked for one.
+        self._read_tx: Any = None
         self.session: AsyncSession = db.sessionmaker(write=write)()
         self.events = EventLogWriter()
         self.bookings = repos.BookingRepo(self.session, sqlite=db.sqlite)
@@ -76,13 +86,15 @@ class SqlUnitOfWork:
         self.idempotency = repos.IdempotencyRepo(self.session, sqlite=db.sqlite)
         self.catalog = repos.CatalogRepo(self.session)
         self.users = repos.UserRepo(self.session)
-        self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite)
+        self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite,
+                                       begin=self.ensure_transaction)
         self.shapes = ShapeRepos(self.session)
         self.tickets = TicketRepo(self.session)
         self.live = live_repo.LiveRepo(self.session)
         self.notify = notify_repo.NotifyRepo(self.session, sqlite=db.sqlite)
         self.web = web_repo.WebReadRepo(self.session)
-        self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite)
+        self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite,
+                                                      begin=self.ensure_transaction)
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
 
@@ -103,6 +115,8 @@ class SqlUnitOfWork:
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the unit of work.
             try:
+                if self._read_tx is not None:
+                    await self._end_read_transaction()
                 await self.session.close()
             finally:
                 if self._conn is not None:
@@ -115,6 +129,29 @@ class SqlUnitOfWork:
         if exc_type is None:
             for callback in (*self._deliveries, *self._after_commit):
                 await callback()
+
+    async def ensure_transaction(self) -> None:
+        """Run this unit of work's following statements in one transaction. Writing
+        units of work always do; a reading one on PostgreSQL (autocommit) begins one now,
+        read only, and rolls it back at its end. No-op on SQLite, whose reads begin their
+        own transaction."""
+        if self._write or self._db.sqlite or self._read_tx is not None:
+            return
+        conn = await self.session.connection()
+        raw = (await conn.get_raw_connection()).driver_connection
+        tx = raw.transaction(readonly=True)
+        await tx.start()
+        self._read_tx = tx
+
+    async def _end_read_transaction(self) -> None:
+        tx, self._read_tx = self._read_tx, None
+        try:
+            await tx.rollback()
+        except Exception:
+            # The connection must not go back to the pool inside a transaction.
+            log.warning("ending a read transaction failed; the connection is discarded",
+                        exc_info=True)
+            await (await self.session.connection()).invalidate()
 
     def on_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
@@ -277,7 +314,11 @@ class Database:
         self.bus = bus
         #: Set by the live hub while it runs (``LiveSink``).
         self.live_sink: LiveSink | None = None
-        self._read = async_sessionmaker(engine, expire_on_commit=False)
+        # PostgreSQL reads: autocommit (see the module's notes); SQLite reads keep their
+        # BEGIN, which costs no round trip and holds one WAL snapshot for the reader.
+        reading = engine if self.sqlite else engine.execution_options(
+            isolation_level="AUTOCOMMIT")
+        self._read = async_sessionmaker(reading, expire_on_commit=False)
         self._writer = async_sessionmaker(
             engine.execution_options(bp_write=True), expire_on_commit=False)
         self._write_lock: asyncio.Lock | None = None
