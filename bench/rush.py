@@ -4,7 +4,9 @@ Starts ``bookpulse serve`` (one uvicorn process) on a free loopback port against
 throwaway database (SQLite file, or with ``--db postgres`` a new database on the local
 PostgreSQL server, dropped afterwards), creates a 500-place capacity session and a
 500-seat seat map, then sends ``--buyers`` buyers at ``--concurrency`` against each
-(capacity: 1 place each; seats: the best available seat). Prints confirmed bookings per
+(capacity: 1 place each; seats: the best available seat). Each buyer has an account of
+their own (``--accounts`` fewer shares them), not yet signed in on the server, as at a
+real on-sale. Prints confirmed bookings per
 second (over the whole phase, and until the last confirmation: the selling rate),
 p50/p99 latency, sold and oversold (recounted from the availability endpoints;
 must be 0). Bounded by ``--buyers`` and ``--seconds``; the server is always stopped.
@@ -35,7 +37,6 @@ from bench.checkin import _cli, _env, _free_port, _pct, _start_server, _wait_up
 
 PASSWORD = "bench-password-123"
 PLACES = 500
-ACCOUNTS = 8
 PG_ADMIN = os.environ.get("BOOKPULSE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -82,14 +83,33 @@ async def _setup(client: httpx.AsyncClient, org_id: int) -> dict[str, Any]:
         "currency": "EUR", "auto_confirm": True})
     seated_session = await post(f"/api/v1/offerings/{seated['id']}/seated-sessions",
                                 {**span, "layout_id": layout["id"]})
-    buyers = []
-    for i in range(ACCOUNTS):
-        email = f"buyer{i}@bench.example"
-        await client.post("/api/v1/auth/register", json={
-            "email": email, "password": PASSWORD, "name": f"Buyer {i}"})
-        buyers.append(await _token(client, email))
-    return {"ga": (ga["id"], ga_session["id"]), "seats": (seated["id"], seated_session["id"]),
-            "buyers": buyers}
+    return {"ga": (ga["id"], ga_session["id"]), "seats": (seated["id"], seated_session["id"])}
+
+
+async def _accounts(database_url: str, secret: str, n: int) -> list[dict[str, str]]:
+    """``n`` customer accounts written straight into the database (signing up a
+    thousand through the API would mostly time password hashing), and a bearer token for
+    each, signed with the server's key as its sign-in would."""
+    from bookpulse.adapters.db import bulk
+    from bookpulse.adapters.db.engine import create_engine
+    from bookpulse.adapters.db.models import User
+    from bookpulse.adapters.security import Argon2Hasher, TokenCodec
+
+    engine = create_engine(database_url)
+    now = datetime.now(UTC)
+    try:
+        _, first = await bulk.next_ids(engine)
+        pw_hash = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
+        await bulk.insert_rows(engine, User.__table__, [
+            {"id": first + i, "email": f"buyer{i}@bench.example", "name": f"Buyer {i}",
+             "phone": None, "password_hash": pw_hash, "is_active": True, "created_at": now}
+            for i in range(n)])
+        await bulk.fix_sequences(engine)
+    finally:
+        await engine.dispose()
+    codec = TokenCodec(secret, ttl=timedelta(hours=1))
+    return [{"Authorization": f"Bearer {codec.issue(user_id=first + i, now=now)}"}
+            for i in range(n)]
 
 
 async def _rush(client: Pool, bodies: list[dict[str, Any]],
@@ -154,7 +174,8 @@ async def _floor(client: Pool, n: int, concurrency: int
     return n, time.perf_counter() - t0, latencies
 
 
-async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> int:
+async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int,
+               accounts: list[dict[str, str]]) -> int:
     port = _free_port()
     proc = _start_server(env, port)
     try:
@@ -168,14 +189,16 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
             floor = await _floor(pool, args.buyers, args.concurrency)
             rows = []
             ok = True
-            for name in ("capacity", "seats"):
+            for phase, name in enumerate(("capacity", "seats")):
+                # Each phase its own buyers: none of them is signed in on the server yet.
+                buyers = accounts[phase * args.accounts:(phase + 1) * args.accounts]
                 offering, session = ctx["ga" if name == "capacity" else "seats"]
                 body: dict[str, Any] = {"offering_id": offering, "session_id": session}
                 body.update({"quantity": 1} if name == "capacity"
                             else {"best_available": True, "quantity": 1})
                 deadline = time.perf_counter() + args.seconds
                 lat, outcomes, wall, selling, made = await _rush(
-                    pool, [dict(body) for _ in range(args.buyers)], ctx["buyers"],
+                    pool, [dict(body) for _ in range(args.buyers)], buyers,
                     args.concurrency, deadline)
                 avail = (await client.get(f"/api/v1/offerings/{offering}/availability",
                                           params={"session_id": session})).json()
@@ -194,7 +217,8 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> in
                              outcomes))
             await pool.close()
         db = env["DATABASE_URL"].split(":", 1)[0]
-        print(f"bench rush: {args.buyers} buyers at concurrency {args.concurrency} per phase, "
+        print(f"bench rush: {args.buyers} buyers ({args.accounts} accounts) at concurrency "
+              f"{args.concurrency} per phase, "
               f"{PLACES} places / {PLACES} seats, database {db}, server = 1 uvicorn process "
               f"on loopback, client in the same machine (lean keep-alive HTTP/1.1 client, "
               f"{args.concurrency} connections), cpus = {os.cpu_count()}")
@@ -230,12 +254,16 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bookpulse bench rush", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--buyers", type=int, default=1000)
+    parser.add_argument("--accounts", type=int, default=None,
+                        help="customer accounts the buyers use, per phase (default: one "
+                             "per buyer, as at a real on-sale)")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=120.0,
                         help="stop each phase after this long")
     args = parser.parse_args(argv)
     args.buyers = max(1, min(args.buyers, 20000))
+    args.accounts = max(1, min(args.accounts or args.buyers, args.buyers))
     args.concurrency = max(1, min(args.concurrency, 256))
     pg_name = f"bp_bench_{secrets.token_hex(4)}" if args.db == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="bp-rush-") as tmp:
@@ -248,7 +276,9 @@ def main(argv: list[str]) -> int:
             env = _env(Path(tmp), url)
             org_id = int(_cli("create-admin", "--email", "admin@bench.example", "--password",
                               PASSWORD, "--org-name", "Rush Bench", env=env).splitlines()[-1])
-            return asyncio.run(_run(args, env, org_id))
+            accounts = asyncio.run(_accounts(env["DATABASE_URL"], env["SECRET_KEY"],
+                                             2 * args.accounts))
+            return asyncio.run(_run(args, env, org_id, accounts))
         finally:
             if pg_name:
                 asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
