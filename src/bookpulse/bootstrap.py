@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from bookpulse.adapters.clock import SystemClock
-from bookpulse.adapters.db.engine import create_engine
+from bookpulse.adapters.db.engine import create_engine, is_sqlite
 from bookpulse.adapters.db.migrate import upgrade_async
 from bookpulse.adapters.db.uow import Database
 from bookpulse.adapters.realtime.broker import InProcessBroker
@@ -133,7 +133,11 @@ STARTUP_HOOKS.append(_notify.startup)
 def build(settings: Settings, *, clock: Any = None, hasher: Any = None) -> Container:
     broker = make_broker(settings.broker_url)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    db = Database(engine, bus=broker)
+    # PostgreSQL: reads get a pool of their own, so they never queue behind writers that
+    # hold their connections while waiting on a row lock (see Database.read_engine).
+    readers = None if is_sqlite(settings.database_url) else create_engine(
+        settings.database_url, pool_size=settings.db_pool_size)
+    db = Database(engine, bus=broker, read_engine=readers)
     return Container(
         settings=settings, db=db, broker=broker, clock=clock or SystemClock(),
         hasher=hasher or Argon2Hasher(),

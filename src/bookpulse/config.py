@@ -30,9 +30,11 @@ class Settings(BaseSettings):
     #: (0: read them on every request). Role changes made through this process apply at
     #: once; made through another instance, within this many seconds.
     principal_cache_seconds: float = 5.0
-    #: PostgreSQL connections per process. Few on purpose: a request waiting for a
-    #: connection costs nothing, while many open transactions hold row locks across
-    #: event-loop turns and make hot rows (a session's places, the log head) wait longer.
+    #: PostgreSQL connections per process for writers, and as many again for reads
+    #: (their own pool, so they never queue behind writers waiting on a row lock). Few on
+    #: purpose: a request waiting for a connection costs nothing, while many open
+    #: transactions hold row locks across event-loop turns and make hot rows (a
+    #: session's places, the log head) wait longer.
     db_pool_size: int = 8
     refresh_token_days: int = 30
     session_days: int = 14

@@ -1,18 +1,30 @@
 """PostgreSQL: reading units of work run in autocommit (no BEGIN and ROLLBACK round
 trips), and a repository that needs transaction-local settings still gets them, for that
-unit of work only."""
+unit of work only; in the server, reads have a connection pool of their own."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from bookpulse import bootstrap
 from bookpulse.adapters.db import search
 from bookpulse.adapters.db.engine import create_engine
 from bookpulse.adapters.db.uow import Database
+from bookpulse.config import Settings
+from bookpulse.services import accounts
+from tests.conftest import FAST_HASHER
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    return postgres_url
 
 
 @pytest.fixture
@@ -98,3 +110,29 @@ async def test_a_write_needs_no_extra_transaction(db: Database) -> None:
         await uow.analytics.plan_per_range()
         assert await _setting(uow, "plan_cache_mode") == "force_custom_plan"
         assert await _setting(uow, "transaction_read_only") == "off"
+
+
+
+async def test_reads_do_not_wait_for_writers_holding_every_connection(
+        settings: Settings) -> None:
+    """A rush: every writer connection is held by a transaction waiting on a hot row.
+    The sign-in check (a read) and the health check still answer, from the readers'
+    own pool."""
+    settings.db_pool_size = 1  # writers: 1 + 2 overflow connections
+    container = bootstrap.build(settings)
+    db = container.db
+    assert db.read_engine is not db.engine
+    try:
+        org_id, user_id = await accounts.create_org_admin(
+            db=db, hasher=FAST_HASHER, email="a@example.com", password="password123",
+            org_name="Org", now=datetime.now(UTC))
+        async with AsyncExitStack() as held:
+            for _ in range(3):
+                uow = await held.enter_async_context(db(write=True))
+                await uow.session.execute(text("SELECT 1"))  # holds its connection
+            principal = await asyncio.wait_for(
+                accounts.load_principal(db=db, user_id=user_id), timeout=5)
+            assert org_id in principal.memberships
+            assert await asyncio.wait_for(db.ping(), timeout=5)
+    finally:
+        await db.dispose()

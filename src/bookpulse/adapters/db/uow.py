@@ -308,15 +308,22 @@ ORDER BY e.id
 class Database:
     """Owns the engine; hands out units of work."""
 
-    def __init__(self, engine: AsyncEngine, *, bus: Any = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, bus: Any = None,
+                 read_engine: AsyncEngine | None = None) -> None:
         self.engine = engine
+        #: Reading units of work (and the health check) take their connections here.
+        #: The server gives them a pool of their own on PostgreSQL (``bootstrap.build``):
+        #: in a rush, writers wait on a hot session row while holding their connections,
+        #: and a reader queued behind them (every request's sign-in check) waited for
+        #: the whole sale -- up to 2.5 s, measured with ``bench rush``.
+        self.read_engine = read_engine or engine
         self.sqlite = is_sqlite(str(engine.url))
         self.bus = bus
         #: Set by the live hub while it runs (``LiveSink``).
         self.live_sink: LiveSink | None = None
         # PostgreSQL reads: autocommit (see the module's notes); SQLite reads keep their
         # BEGIN, which costs no round trip and holds one WAL snapshot for the reader.
-        reading = engine if self.sqlite else engine.execution_options(
+        reading = self.read_engine if self.sqlite else self.read_engine.execution_options(
             isolation_level="AUTOCOMMIT")
         self._read = async_sessionmaker(reading, expire_on_commit=False)
         self._writer = async_sessionmaker(
@@ -348,7 +355,7 @@ class Database:
         from sqlalchemy.exc import SQLAlchemyError
 
         try:
-            async with self.engine.connect() as conn:
+            async with self.read_engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
             return True
         except (SQLAlchemyError, OSError):
@@ -356,3 +363,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
