@@ -85,8 +85,7 @@ async def test_set_local_applies_in_a_read_and_ends_with_it(db: Database) -> Non
 async def test_search_steering_applies_in_a_read(db: Database) -> None:
     fragment = search.Fragment(where=text("true"), walk=True)  # type: ignore[arg-type]
     async with db(write=False) as uow:
-        async with search.steer(uow.session, fragment, sqlite=False,
-                                begin=uow.ensure_transaction):
+        async with search.steer(uow.session, fragment, sqlite=False):
             assert await _setting(uow, "enable_seqscan") == "off"
             assert await _setting(uow, "enable_bitmapscan") == "off"
         assert await _setting(uow, "enable_seqscan") == "on"

@@ -4,7 +4,7 @@ occupancy from the inventory tables. Nothing here commits."""
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bookpulse.adapters.db.engine import ensure_transaction
 from bookpulse.adapters.db.models import Booking, BookingEvent, Offering, Session, User
 from bookpulse.adapters.db.models.analytics import (
     COUNTERS,
@@ -26,12 +27,9 @@ _KEY = ("org_id", "day", "offering_id", "actor_id")
 
 
 class AnalyticsRepo:
-    def __init__(self, session: AsyncSession, *, sqlite: bool,
-                 begin: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, session: AsyncSession, *, sqlite: bool) -> None:
         self.s = session
         self.sqlite = sqlite
-        #: The unit of work's ``ensure_transaction`` (for ``SET LOCAL``).
-        self._begin = begin
 
     def _insert(self, table: Any) -> Any:
         return (sqlite.insert if self.sqlite else postgresql.insert)(table)
@@ -44,8 +42,7 @@ class AnalyticsRepo:
         transaction only; report queries run a few times a minute, so the planning
         time is nothing next to a wrong plan."""
         if not self.sqlite:
-            if self._begin is not None:
-                await self._begin()  # reads run in autocommit, where SET LOCAL is lost
+            await ensure_transaction(self.s)  # reads run in autocommit: SET LOCAL needs one
             await self.s.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
     # the cursor --------------------------------------------------------------------

