@@ -88,3 +88,20 @@ def test_the_order_of_the_routers_changes_no_route(container: bootstrap.Containe
                 clashes.append((route.path, other.path))
     assert clashes == []
     assert build_routes(app) >= len(routes)
+
+
+async def test_database_connections_are_open_at_start_up(
+        settings: Settings, clock: FakeClock, postgres_url: str) -> None:
+    """PostgreSQL: the writers' and the readers' pools hold their standing connections
+    before the first request, so it does not pay for connecting."""
+    settings = settings.model_copy(update={"database_url": postgres_url,
+                                           "db_pool_size": 3})
+    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
+    db = container.db
+    assert db.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    app = create_app(container, migrate=False)
+    async with app.router.lifespan_context(app):
+        for engine in (db.engine, db.read_engine):
+            assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert (await _health(app)).status_code == 200

@@ -102,6 +102,7 @@ def create_app(container: Container, *, manage_lifecycle: bool = True,
         if manage_lifecycle:
             await container.start(migrate=migrate)
             build_routes(app)
+            await container.db.open_pools()
             # Everything built at start-up (routes, models, compiled schemas) lives as
             # long as the process: move it out of the collector's way, so that full
             # collections under load scan only what requests allocate.

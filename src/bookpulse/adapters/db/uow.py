@@ -355,6 +355,35 @@ class Database:
         except (SQLAlchemyError, OSError):
             return False
 
+    async def open_pools(self) -> int:
+        """PostgreSQL: open every pool's standing connections now (a ``SELECT 1`` on each,
+        all at once), so the first requests after a start do not pay for connecting: 4-6 ms
+        a connection here, 9 ms for an engine's first (measured with a loop of
+        ``engine.connect()``), and up to twice the pool size of them. Returns the number
+        opened. SQLite opens its files on demand: nothing."""
+        if self.sqlite:
+            return 0
+        engines = [self.engine]
+        if self.read_engine is not self.engine:
+            engines.append(self.read_engine)
+
+        sizes = [(engine, engine.pool.size()) for engine in engines]  # type: ignore[attr-defined]
+        all_open = asyncio.Barrier(sum(n for _, n in sizes))
+
+        async def one(engine: AsyncEngine) -> None:
+            try:
+                async with engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+                    await all_open.wait()  # keep it checked out until all are open
+            except asyncio.BrokenBarrierError:
+                pass  # another one failed; its error is the one raised
+            except BaseException:
+                await all_open.abort()
+                raise
+
+        await asyncio.gather(*(one(engine) for engine, n in sizes for _ in range(n)))
+        return all_open.parties
+
     async def dispose(self) -> None:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
