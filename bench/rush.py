@@ -6,10 +6,10 @@ PostgreSQL server, dropped afterwards), creates a 500-place capacity session and
 500-seat seat map, then sends ``--buyers`` buyers at ``--concurrency`` against each
 (capacity: 1 place each; seats: the best available seat). Each buyer has an account of
 their own (``--accounts`` fewer shares them), not yet signed in on the server, as at a
-real on-sale. Prints confirmed bookings per
-second (over the whole phase, and until the last confirmation: the selling rate),
-p50/p99 latency, sold and oversold (recounted from the availability endpoints;
-must be 0). Bounded by ``--buyers`` and ``--seconds``; the server is always stopped.
+real on-sale. Prints confirmed bookings per second (over the whole phase, and until the
+last confirmation: the selling rate), p50/p99 latency, sold and oversold (recounted from
+the availability endpoints; must be 0). Bounded by ``--buyers`` and ``--seconds``; the
+server is always stopped.
 
     bookpulse bench rush --db postgres
 """
