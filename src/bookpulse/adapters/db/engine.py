@@ -97,7 +97,7 @@ async def ensure_transaction(session: AsyncSession) -> None:
     if not info.get(AUTOCOMMIT_READ) or READ_TX in info:
         return
     conn = await session.connection()
-    raw = (await conn.get_raw_connection()).driver_connection
+    raw: Any = (await conn.get_raw_connection()).driver_connection
     tx = raw.transaction(readonly=True)
     await tx.start()
     info[READ_TX] = tx
