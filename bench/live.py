@@ -57,6 +57,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from bench._accounts import bearer_tokens, insert_users
 from bench._http import ConnectionLost, Pool
 from bookpulse.entrypoints.ws_protocol import LEAN
 
@@ -99,9 +100,9 @@ async def seed(url: str, *, customers: int, admins: int) -> Seed:
     from bookpulse.adapters.db import bulk
     from bookpulse.adapters.db.engine import create_engine
     from bookpulse.adapters.db.migrate import upgrade_async
-    from bookpulse.adapters.db.models import Booking, BookingEvent, Membership, Session, User
+    from bookpulse.adapters.db.models import Booking, BookingEvent, Membership, Session
     from bookpulse.adapters.db.uow import Database
-    from bookpulse.adapters.security import Argon2Hasher, TokenCodec
+    from bookpulse.adapters.security import Argon2Hasher
     from bookpulse.domain.refs import new_reference
     from bookpulse.services.accounts import create_org_admin
 
@@ -129,13 +130,10 @@ async def seed(url: str, *, customers: int, admins: int) -> Seed:
                 sessions.append(s.id)
             offering_id = offering.id
             await uow.commit()
-        next_booking, next_user = await bulk.next_ids(db.engine)
-        pw_hash = hasher.hash(PASSWORD)
-        users = [{"id": next_user + i, "email": f"bench{i}@example.com", "name": f"Guest {i}",
-                  "phone": None, "password_hash": pw_hash, "is_active": True,
-                  "created_at": now} for i in range(customers + admins - 1)]
-        for i in range(0, len(users), 5000):
-            await bulk.insert_rows(db.engine, User.__table__, users[i:i + 5000])
+        next_booking, _ = await bulk.next_ids(db.engine)
+        users = await insert_users(db.engine, customers + admins - 1,
+                                   email="bench{i}@example.com", name="Guest {i}",
+                                   password=PASSWORD, now=now)
         admin_ids = [admin_id] + [u["id"] for u in users[customers:]]
         await bulk.insert_rows(db.engine, Membership.__table__, [
             {"user_id": uid, "org_id": org_id, "role": "admin", "created_at": now}
@@ -175,9 +173,8 @@ async def seed(url: str, *, customers: int, admins: int) -> Seed:
         await db.dispose()
     secret = "bench-" + secrets.token_hex(24)
     result = Seed(url=url, secret=secret, org_id=org_id, admin_ids=admin_ids, customers=out)
-    codec = TokenCodec(secret, ttl=timedelta(hours=3))
-    for uid in [u for u, _ in out] + admin_ids:
-        result.tokens[uid] = codec.issue(user_id=uid, now=now)
+    result.tokens.update(bearer_tokens(secret, [u for u, _ in out] + admin_ids, now=now,
+                                       ttl=timedelta(hours=3)))
     return result
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from bench._accounts import bearer_tokens, insert_users
 from bench._http import ConnectionLost, Pool
 from bench.checkin import _cli, _env, _free_port, _pct, _start_server, _wait_up
 
@@ -87,29 +88,20 @@ async def _setup(client: httpx.AsyncClient, org_id: int) -> dict[str, Any]:
 
 
 async def _accounts(database_url: str, secret: str, n: int) -> list[dict[str, str]]:
-    """``n`` customer accounts written straight into the database (signing up a
-    thousand through the API would mostly time password hashing), and a bearer token for
-    each, signed with the server's key as its sign-in would."""
+    """``n`` customer accounts and a bearer token for each (``bench._accounts``)."""
     from bookpulse.adapters.db import bulk
     from bookpulse.adapters.db.engine import create_engine
-    from bookpulse.adapters.db.models import User
-    from bookpulse.adapters.security import Argon2Hasher, TokenCodec
 
     engine = create_engine(database_url)
     now = datetime.now(UTC)
     try:
-        _, first = await bulk.next_ids(engine)
-        pw_hash = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
-        await bulk.insert_rows(engine, User.__table__, [
-            {"id": first + i, "email": f"buyer{i}@bench.example", "name": f"Buyer {i}",
-             "phone": None, "password_hash": pw_hash, "is_active": True, "created_at": now}
-            for i in range(n)])
+        users = await insert_users(engine, n, email="buyer{i}@bench.example",
+                                   name="Buyer {i}", password=PASSWORD, now=now)
         await bulk.fix_sequences(engine)
     finally:
         await engine.dispose()
-    codec = TokenCodec(secret, ttl=timedelta(hours=1))
-    return [{"Authorization": f"Bearer {codec.issue(user_id=first + i, now=now)}"}
-            for i in range(n)]
+    tokens = bearer_tokens(secret, [u["id"] for u in users], now=now, ttl=timedelta(hours=1))
+    return [{"Authorization": f"Bearer {tokens[u['id']]}"} for u in users]
 
 
 async def _rush(client: Pool, bodies: list[dict[str, Any]],

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bookpulse.adapters.db import search
+from bookpulse.adapters.db.engine import ensure_transaction
 from bookpulse.adapters.db.models import Booking as BookingRow
 
 PEOPLE = [
@@ -135,7 +136,7 @@ async def test_search_uses_the_search_indexes(world):
                                               )).all()
             assert search.WALK_INDEX in " ".join(str(r[-1]) for r in plan)
         else:
-            await uow.ensure_transaction()  # reads run in autocommit: SET LOCAL needs one
+            await ensure_transaction(uow.session)  # reads run in autocommit: SET LOCAL needs one
             await uow.session.execute(text("SET LOCAL enable_seqscan = off"))
             where = str(fragment.where.compile(db.engine.sync_engine,
                                                compile_kwargs={"literal_binds": True}))

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bookpulse import bootstrap
 from bookpulse.adapters.db import search
-from bookpulse.adapters.db.engine import create_engine
+from bookpulse.adapters.db.engine import create_engine, ensure_transaction
 from bookpulse.adapters.db.uow import Database
 from bookpulse.config import Settings
 from bookpulse.services import accounts
@@ -96,7 +96,7 @@ async def test_search_steering_applies_in_a_read(db: Database) -> None:
 async def test_a_failed_read_transaction_leaves_the_connection_clean(db: Database) -> None:
     with pytest.raises(Exception, match="no_such_table"):
         async with db(write=False) as uow:
-            await uow.ensure_transaction()
+            await ensure_transaction(uow.session)
             await uow.session.execute(text("SELECT * FROM no_such_table"))
     assert await _open_transactions(db) == []
     async with db(write=False) as uow:
@@ -117,7 +117,7 @@ async def test_reads_do_not_wait_for_writers_holding_every_connection(
     """A rush: every writer connection is held by a transaction waiting on a hot row.
     The sign-in check (a read) and the health check still answer, from the readers'
     own pool."""
-    settings.db_pool_size = 1  # writers: 1 + 2 overflow connections
+    settings = settings.model_copy(update={"db_pool_size": 1})  # writers: 1 + 2 overflow
     container = bootstrap.build(settings)
     db = container.db
     assert db.read_engine is not db.engine

@@ -43,13 +43,6 @@ _SESSION_BY_ID = {
     .execution_options(populate_existing=fresh)
     for for_update in (False, True) for fresh in (False, True)}
 _BY_REF = select(_B).where(_B.c.ref == bindparam("b_ref"))
-_U, _M = User.__table__, Membership.__table__
-#: A signed-in user and their (org, role) pairs: what every request's authentication
-#: reads when its principal is not cached. Plain columns, no ORM objects.
-_PRINCIPAL = (select(_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active,
-                     _M.c.org_id, _M.c.role)
-              .select_from(_U.outerjoin(_M, _M.c.user_id == _U.c.id))
-              .where(_U.c.id == bindparam("u_id")))
 _BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
 _BY_ID = select(_B).where(_B.c.id == bindparam("b_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
@@ -60,6 +53,13 @@ _SAVE = update(_B).where(_B.c.id == bindparam("b_id"),
 _INSERT_PG, _INSERT_SQLITE = (
     dialect_insert(_B).on_conflict_do_nothing(index_elements=["ref"]).returning(_B.c.id)
     for dialect_insert in (postgresql.insert, sqlite.insert))
+_U, _M = User.__table__, Membership.__table__
+#: A signed-in user and their (org, role) pairs: what every request's authentication
+#: reads when its principal is not cached. Plain columns, no ORM objects.
+_PRINCIPAL = (select(_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active,
+                     _M.c.org_id, _M.c.role)
+              .select_from(_U.outerjoin(_M, _M.c.user_id == _U.c.id))
+              .where(_U.c.id == bindparam("u_id")))
 
 
 def to_domain(row: Any) -> Booking:

@@ -34,12 +34,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
-from bookpulse.adapters.db.engine import (
-    AUTOCOMMIT_READ,
-    READ_TX,
-    ensure_transaction,
-    is_sqlite,
-)
+from bookpulse.adapters.db.engine import AUTOCOMMIT_READ, READ_TX, is_sqlite
 from bookpulse.adapters.db.inventory_repo import ShapeRepos
 from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import Booking as BookingRow
@@ -132,10 +127,6 @@ class SqlUnitOfWork:
         if exc_type is None:
             for callback in (*self._deliveries, *self._after_commit):
                 await callback()
-
-    async def ensure_transaction(self) -> None:
-        """See ``engine.ensure_transaction``."""
-        await ensure_transaction(self.session)
 
     async def _end_read_transaction(self) -> None:
         tx = self.session.info.pop(READ_TX)
