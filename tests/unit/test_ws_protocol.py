@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from wsproto.events import CloseConnection
 
 from bookpulse.adapters.realtime.hub import LiveHub, Mailbox, Outgoing
+from bookpulse.entrypoints import ws_protocol
 from bookpulse.entrypoints.stream import _Sender
 from bookpulse.entrypoints.ws_protocol import Gate, HandshakeDone, LeanWSProtocol, direct_writer
 
@@ -35,13 +36,13 @@ async def _echo(ws: WebSocket) -> None:
         await ws.send_text(f"echo {text}")
 
 
-@pytest.fixture
-async def server() -> uvicorn.Server:
+@pytest.fixture(params=[True, False], ids=["deflate", "no-deflate"])
+async def server(request: pytest.FixtureRequest) -> uvicorn.Server:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(Starlette(routes=[WebSocketRoute("/ws", _echo)]),
                             ws=LeanWSProtocol, log_level="warning", ws_ping_interval=None,
-                            lifespan="off")
+                            lifespan="off", ws_per_message_deflate=request.param)
     srv = uvicorn.Server(config)
     task = asyncio.create_task(srv.serve(sockets=[sock]))
     for _ in range(500):
@@ -108,6 +109,42 @@ async def test_no_message_is_written_at_once_once_the_websocket_is_closing(
         assert not write_now("too late")
         with pytest.raises(ConnectionClosed):
             await client.recv()
+
+
+async def test_one_message_to_many_connections_is_framed_once(
+        server: uvicorn.Server) -> None:
+    """Without permessage-deflate (as ``bookpulse serve`` runs); with it, each connection
+    compresses on its own, so nothing is shared."""
+    deflate = server.config.ws_per_message_deflate
+    ws_protocol._last_frame = (None, b"")
+    url = f"ws://127.0.0.1:{server.port}/ws"  # type: ignore[attr-defined]
+    async with connect(url) as first, connect(url) as second, connect(url) as third:
+        for client in (first, second, third):
+            await client.send("hi")
+            assert await client.recv() == "echo hi"
+        clients = (first, second, third)
+        by_port = {p.client[1]: p for p in server.server_state.connections}
+        protos = [by_port[c.local_address[1]] for c in clients]
+        writers = [direct_writer(p.send) for p in protos]
+        assert len(writers) == 3 and all(w is not None for w in writers)
+        text = "{\"type\":\"event\",\"note\":\"" + "é" * 200 + "\"}"  # > 125 bytes
+        assert all(w(text) for w in writers)  # type: ignore[misc]
+        framed_text, frame = ws_protocol._last_frame
+        assert [await c.recv() for c in clients] == [text] * 3
+        if deflate:
+            assert framed_text is None
+            return
+        assert framed_text is text
+        payload = text.encode()
+        assert frame == bytes([0x81, 126]) + len(payload).to_bytes(2, "big") + payload
+        # A connection that is closing does not write the frame it would share.
+        closing = protos[0]
+        closing.transport.write(closing.conn.send(CloseConnection(code=1000)))
+        assert not writers[0](text)  # type: ignore[misc]
+        assert writers[1](text) and await second.recv() == text  # type: ignore[misc]
+        # The next message is framed anew.
+        assert writers[2]("next") and await third.recv() == "next"  # type: ignore[misc]
+        assert ws_protocol._last_frame == ("next", b"\x81\x04next")
 
 
 async def test_a_client_closing_ends_the_app_side_with_a_disconnect(

@@ -11,7 +11,11 @@ connection is accepted: about 7 KiB less per connection (``bench live``).
 
 It also lets the live stream write a message at once (``send_text_now``): a few hundred
 bytes to each of thousands of connections per change, where ``send`` would cost a task,
-an await and Starlette's and uvicorn's checks for each.
+an await and Starlette's and uvicorn's checks for each. And a message that goes to many
+connections is framed once: a server's frame is not masked (RFC 6455, section 5.1), so
+without extensions (the server turns permessage-deflate off) it is the same bytes on
+every connection; wsproto frames it for the first connection and the next ones write
+those bytes.
 
 It depends on uvicorn's and wsproto's internals (``queue``, ``writable``,
 ``conn.handshake``), both pinned in requirements.lock; ``tests/unit/test_ws_protocol.py``
@@ -26,6 +30,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
+from wsproto.connection import ConnectionState
 from wsproto.events import Message
 from wsproto.utilities import LocalProtocolError
 
@@ -86,6 +91,11 @@ class HandshakeDone:
             yield self._left.pop(0)
 
 
+#: The last message ``send_text_now`` framed and its frame, for the next connection that
+#: writes the same message (the live stream hands every connection one shared ``str``).
+_last_frame: tuple[str | None, bytes] = (None, b"")
+
+
 class LeanWSProtocol(WSProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,10 +120,21 @@ class LeanWSProtocol(WSProtocol):
                 or self.response_started or not self.writable.is_set()
                 or self.transport.is_closing()):
             return False
-        try:
-            frame = self.conn.send(Message(data=text))
-        except LocalProtocolError:  # wsproto is closing: ``send`` reports it
-            return False
+        global _last_frame
+        framed_text, frame = _last_frame
+        if framed_text is not text or self.config.ws_per_message_deflate:
+            try:
+                frame = bytes(self.conn.send(Message(data=text)))
+            except LocalProtocolError:  # wsproto is closing: ``send`` reports it
+                return False
+            if not self.config.ws_per_message_deflate:
+                _last_frame = (text, frame)
+        else:
+            # What ``conn.send`` checks before it frames a message: the connection is
+            # open (not closing on either side).
+            connection = self.conn.connection
+            if connection is None or connection.state is not ConnectionState.OPEN:
+                return False
         self.transport.write(frame)
         return True
 
