@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from typing import Any, Protocol
 
 from sqlalchemy import insert, text, update
@@ -81,20 +82,59 @@ class SqlUnitOfWork:
         if not write and not db.sqlite:
             self.session.info[AUTOCOMMIT_READ] = True
         self.events = EventLogWriter()
-        self.bookings = repos.BookingRepo(self.session, sqlite=db.sqlite)
-        self.capacity = repos.CapacityRepo(self.session)
-        self.idempotency = repos.IdempotencyRepo(self.session, sqlite=db.sqlite)
-        self.catalog = repos.CatalogRepo(self.session)
-        self.users = repos.UserRepo(self.session)
-        self.queries = repos.QueryRepo(self.session, sqlite=db.sqlite)
-        self.shapes = ShapeRepos(self.session)
-        self.tickets = TicketRepo(self.session)
-        self.live = live_repo.LiveRepo(self.session)
-        self.notify = notify_repo.NotifyRepo(self.session, sqlite=db.sqlite)
-        self.web = web_repo.WebReadRepo(self.session)
-        self.analytics = analytics_repo.AnalyticsRepo(self.session, sqlite=db.sqlite)
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
+
+    # The repositories, each made when a unit of work first uses it (most use two or
+    # three of them).
+
+    @cached_property
+    def bookings(self) -> repos.BookingRepo:
+        return repos.BookingRepo(self.session, sqlite=self._db.sqlite)
+
+    @cached_property
+    def capacity(self) -> repos.CapacityRepo:
+        return repos.CapacityRepo(self.session)
+
+    @cached_property
+    def idempotency(self) -> repos.IdempotencyRepo:
+        return repos.IdempotencyRepo(self.session, sqlite=self._db.sqlite)
+
+    @cached_property
+    def catalog(self) -> repos.CatalogRepo:
+        return repos.CatalogRepo(self.session)
+
+    @cached_property
+    def users(self) -> repos.UserRepo:
+        return repos.UserRepo(self.session)
+
+    @cached_property
+    def queries(self) -> repos.QueryRepo:
+        return repos.QueryRepo(self.session, sqlite=self._db.sqlite)
+
+    @cached_property
+    def shapes(self) -> ShapeRepos:
+        return ShapeRepos(self.session)
+
+    @cached_property
+    def tickets(self) -> TicketRepo:
+        return TicketRepo(self.session)
+
+    @cached_property
+    def live(self) -> live_repo.LiveRepo:
+        return live_repo.LiveRepo(self.session)
+
+    @cached_property
+    def notify(self) -> notify_repo.NotifyRepo:
+        return notify_repo.NotifyRepo(self.session, sqlite=self._db.sqlite)
+
+    @cached_property
+    def web(self) -> web_repo.WebReadRepo:
+        return web_repo.WebReadRepo(self.session)
+
+    @cached_property
+    def analytics(self) -> analytics_repo.AnalyticsRepo:
+        return analytics_repo.AnalyticsRepo(self.session, sqlite=self._db.sqlite)
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._write and self._db.write_lock is not None:
