@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from bookpulse.adapters.clock import SystemClock
 from bookpulse.adapters.db.live_repo import LogEntry, Places
 from bookpulse.adapters.realtime.hub import LiveHub, Outgoing, Subscriber
 from bookpulse.adapters.realtime.messages import Rendered, availability_change
@@ -155,3 +156,20 @@ def test_connections_made_together_get_their_heartbeats_spread_over_the_period()
     every = hub.config.ws_heartbeat
     assert all(0 <= d <= every + 1 for d in due)
     assert max(due) - min(due) > every / 2  # not one burst of 200 heartbeats per period
+
+
+def test_heartbeats_due_in_one_tick_share_one_text() -> None:
+    hub = LiveHub(db=None, broker=None, clock=SystemClock())
+    hub.position = 41
+    subs = [hub.register(user_id=i, org_ids=(), expires_at=None, transport="ws")
+            for i in range(3)]
+    for sub in subs:
+        sub.buffer = None  # live
+        sub.next_heartbeat = 0.0  # due
+    subs[2].offered = 57  # it was offered an event the reader has not reached
+    hub.tick()
+    items = [sub.queue.get_nowait() for sub in subs]
+    assert all(isinstance(i, Outgoing) and i.kind == "heartbeat" for i in items)
+    assert [json.loads(i.text)["last_event_id"] for i in items] == [41, 41, 57]
+    assert items[0].text is items[1].text  # framed once for both (ws_protocol)
+    assert all(s.next_heartbeat > time.monotonic() for s in subs)

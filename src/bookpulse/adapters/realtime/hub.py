@@ -556,6 +556,8 @@ class LiveHub:
         """Expire credentials and queue heartbeats (one pass over all connections)."""
         now = self.clock.now()
         mono = time.monotonic()
+        # Heartbeats that say the same thing share one text (and so one frame).
+        heartbeats: dict[int, str] = {}
         for sub in list(self._subs):
             if sub.closing is not None:
                 continue
@@ -567,8 +569,11 @@ class LiveHub:
                 if sub.queue.full():
                     continue  # it is busy anyway; a heartbeat must not disconnect it
                 last = max(self.position, sub.offered)
-                sub.queue.put_nowait(Outgoing(last, "heartbeat", dumps(
-                    {"type": "heartbeat", "last_event_id": last})))
+                text = heartbeats.get(last)
+                if text is None:
+                    text = heartbeats[last] = dumps({"type": "heartbeat",
+                                                     "last_event_id": last})
+                sub.queue.put_nowait(Outgoing(last, "heartbeat", text))
 
 
 def _item_for(sub: Subscriber, rendered: Rendered) -> Outgoing | None:
