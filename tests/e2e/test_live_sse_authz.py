@@ -27,8 +27,8 @@ async def _post(w: World, path: str, who: str, body: dict[str, Any]) -> dict[str
 
 
 def _heartbeat_now(server: ServerThread) -> None:
-    for sub in server.hub._subs:
-        sub.next_heartbeat = 0
+    for sub in list(server.hub._subs):
+        server.hub.heartbeat_soon(sub)
 
 
 async def test_sse_customers_staff_and_anonymous_hear_only_what_concerns_them(

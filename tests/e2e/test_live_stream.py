@@ -110,7 +110,7 @@ async def test_customers_and_staff_see_only_what_concerns_them(
         # A later event everyone's hub has dispatched after all of the above: a heartbeat
         # carries the position, so wait until every client was told it is past it.
         head = max(m["id"] for c in clients.values() for m in c.got.events)
-        server.call(lambda: [setattr(s, "next_heartbeat", 0) for s in server.hub._subs])
+        server.call(lambda: [server.hub.heartbeat_soon(s) for s in server.hub._subs])
         for c in clients.values():
             await c.wait_for(lambda g: any(h["last_event_id"] >= head
                                            for h in g.of_type("heartbeat")))

@@ -8,9 +8,16 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bookpulse.adapters.clock import SystemClock
+from bookpulse.adapters.clock import FakeClock, SystemClock
 from bookpulse.adapters.db.live_repo import LogEntry, Places
-from bookpulse.adapters.realtime.hub import LiveHub, Outgoing, Subscriber
+from bookpulse.adapters.realtime.hub import (
+    CLOSE_UNAUTHENTICATED,
+    HEARTBEAT,
+    HubConfig,
+    LiveHub,
+    Outgoing,
+    Subscriber,
+)
 from bookpulse.adapters.realtime.messages import Rendered, availability_change
 
 T = datetime(2026, 7, 1, 18, 0, tzinfo=UTC)
@@ -165,7 +172,7 @@ def test_heartbeats_due_in_one_tick_share_one_text() -> None:
             for i in range(3)]
     for sub in subs:
         sub.buffer = None  # live
-        sub.next_heartbeat = 0.0  # due
+        hub.heartbeat_soon(sub)
     subs[2].offered = 57  # it was offered an event the reader has not reached
     hub.tick()
     items = [sub.queue.get_nowait() for sub in subs]
@@ -173,3 +180,48 @@ def test_heartbeats_due_in_one_tick_share_one_text() -> None:
     assert [json.loads(i.text)["last_event_id"] for i in items] == [41, 41, 57]
     assert items[0].text is items[1].text  # framed once for both (ws_protocol)
     assert all(s.next_heartbeat > time.monotonic() for s in subs)
+
+
+def _queued(subs: list[Subscriber]) -> list[int]:
+    return [0 if s.queue.empty() else 1 for s in subs]
+
+
+def test_the_tick_takes_only_due_timers_and_keeps_one_per_connection() -> None:
+    clock = FakeClock(datetime(2026, 5, 1, 12, 0, tzinfo=UTC))
+    hub = LiveHub(db=None, broker=None, clock=clock)
+    soon = clock.now() + timedelta(minutes=5)
+    subs = [hub.register(user_id=i, org_ids=(), expires_at=soon if i < 2 else None,
+                         transport="ws") for i in range(6)]
+    for sub in subs:
+        sub.buffer = None  # live
+        sub.next_heartbeat = time.monotonic() + 3600  # not due for an hour
+        hub._schedule(HEARTBEAT, sub.next_heartbeat, sub)
+    hub.heartbeat_soon(subs[0])
+    hub.heartbeat_soon(subs[3])
+    hub.unsubscribe(subs[3])  # gone before its heartbeat came up
+    hub.tick()
+    assert _queued(subs) == [1, 0, 0, 0, 0, 0]
+    # Each connection has one live heartbeat timer, the next one a period away.
+    live = [e for e in hub._heartbeats if e[2] is not None]
+    assert sorted(e[2].user_id for e in live) == [0, 1, 2, 4, 5]
+    assert subs[0].next_heartbeat > time.monotonic() + hub.config.ws_heartbeat - 1
+    assert len(hub._expiries) == 2
+    hub.tick()  # nothing due: nothing sent, no timer taken
+    assert _queued(subs) == [1, 0, 0, 0, 0, 0] and len(hub._expiries) == 2
+    clock.advance(minutes=5)
+    hub.tick()  # credentials ran out: those two are closed with the distinct code
+    assert [s.closing.code if s.closing else None for s in subs] == [
+        CLOSE_UNAUTHENTICATED, CLOSE_UNAUTHENTICATED, None, None, None, None]
+    assert hub._expiries == []
+
+
+def test_a_connection_still_replaying_gets_its_heartbeat_once_live() -> None:
+    hub = LiveHub(db=None, broker=None, clock=SystemClock(), config=HubConfig(tick=0.01))
+    sub = hub.register(user_id=1, org_ids=(), expires_at=None, transport="ws")
+    hub.heartbeat_soon(sub)
+    hub.tick()  # replaying (buffering): no heartbeat yet, checked again next tick
+    assert sub.queue.empty() and sub.timers[HEARTBEAT] is not None
+    sub.buffer = None  # live
+    time.sleep(0.02)
+    hub.tick()
+    assert sub.queue.get_nowait().kind == "heartbeat"

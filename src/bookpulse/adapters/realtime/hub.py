@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import random
 import time
@@ -154,6 +156,8 @@ class Mailbox:
 #: Shared by every subscriber with no organization or no watch list (most customers):
 #: Python makes a new empty frozenset each time, 216 bytes per connection.
 NONE: frozenset[int] = frozenset()
+#: The hub's two timer heaps (``Subscriber.timers`` holds one entry in each, at most).
+HEARTBEAT, EXPIRY = 0, 1
 
 
 class Subscriber:
@@ -161,7 +165,7 @@ class Subscriber:
 
     __slots__ = ("buffer", "closing", "expires_at", "heartbeat_every", "last_id",
                  "last_sent", "next_heartbeat", "offered", "org_ids", "queue", "start_from",
-                 "transport", "user_id", "watching")
+                 "timers", "transport", "user_id", "watching")
 
     def __init__(self, *, user_id: int | None, org_ids: frozenset[int],
                  expires_at: datetime | None, transport: str, heartbeat_every: float,
@@ -182,6 +186,8 @@ class Subscriber:
         # The first one at a random point of the period: clients that connect together
         # (a restart, a dropped network) would otherwise get theirs together, forever.
         self.next_heartbeat = time.monotonic() + heartbeat_every * random.random()
+        #: Its entries in the hub's two timer heaps (heartbeat, expiry), if any.
+        self.timers: list[list[Any] | None] = [None, None]
 
     @property
     def live(self) -> bool:
@@ -207,6 +213,13 @@ class LiveHub:
         self._by_user: dict[int, set[Subscriber]] = {}
         self._by_org: dict[int, set[Subscriber]] = {}
         self._by_offering: dict[int, set[Subscriber]] = {}
+        #: Timer heaps of [when, n, subscriber] entries, at most one per subscriber in
+        #: each: heartbeats by ``time.monotonic()`` and credential expiries by the clock.
+        #: A tick looks only at what is due, not at every connection. An entry whose
+        #: subscriber left or was rescheduled holds None, and is dropped when it comes up.
+        self._heartbeats: list[list[Any]] = []
+        self._expiries: list[list[Any]] = []
+        self._timer_n = itertools.count()
         self._tasks: list[asyncio.Task[None]] = []
         self._wake: asyncio.Queue[int] | None = None
         self._read_lock = asyncio.Lock()
@@ -256,6 +269,9 @@ class LiveHub:
                          transport=transport, heartbeat_every=every,
                          queue_size=self.config.queue_size)
         self._subs.add(sub)
+        self._schedule(HEARTBEAT, sub.next_heartbeat, sub)
+        if expires_at is not None:
+            self._schedule(EXPIRY, expires_at, sub)
         if user_id is not None:
             self._by_user.setdefault(user_id, set()).add(sub)
         for org_id in sub.org_ids:
@@ -264,6 +280,10 @@ class LiveHub:
 
     def unsubscribe(self, sub: Subscriber) -> None:
         self._subs.discard(sub)
+        for entry in sub.timers:
+            if entry is not None:
+                entry[2] = None
+        sub.timers = [None, None]
         if sub.user_id is not None:
             _discard(self._by_user, sub.user_id, sub)
         for org_id in sub.org_ids:
@@ -553,27 +573,55 @@ class LiveHub:
             self.tick()
 
     def tick(self) -> None:
-        """Expire credentials and queue heartbeats (one pass over all connections)."""
+        """Expire credentials and queue heartbeats: only the connections that are due
+        (from the timer heaps), however many are open."""
         now = self.clock.now()
         mono = time.monotonic()
+        for sub in self._due(EXPIRY, now):
+            if sub.closing is None:
+                self.kill(sub, CLOSE_UNAUTHENTICATED, "credentials expired")
         # Heartbeats that say the same thing share one text (and so one frame).
         heartbeats: dict[int, str] = {}
-        for sub in list(self._subs):
+        for sub in self._due(HEARTBEAT, mono):
             if sub.closing is not None:
                 continue
-            if sub.expires_at is not None and sub.expires_at <= now:
-                self.kill(sub, CLOSE_UNAUTHENTICATED, "credentials expired")
+            if not sub.live:  # still replaying: its first heartbeat once live
+                self._schedule(HEARTBEAT, mono + self.config.tick, sub)
                 continue
-            if sub.live and mono >= sub.next_heartbeat:
-                sub.next_heartbeat = mono + sub.heartbeat_every
-                if sub.queue.full():
-                    continue  # it is busy anyway; a heartbeat must not disconnect it
-                last = max(self.position, sub.offered)
-                text = heartbeats.get(last)
-                if text is None:
-                    text = heartbeats[last] = dumps({"type": "heartbeat",
-                                                     "last_event_id": last})
-                sub.queue.put_nowait(Outgoing(last, "heartbeat", text))
+            sub.next_heartbeat = mono + sub.heartbeat_every
+            self._schedule(HEARTBEAT, sub.next_heartbeat, sub)
+            if sub.queue.full():
+                continue  # it is busy anyway; a heartbeat must not disconnect it
+            last = max(self.position, sub.offered)
+            text = heartbeats.get(last)
+            if text is None:
+                text = heartbeats[last] = dumps({"type": "heartbeat", "last_event_id": last})
+            sub.queue.put_nowait(Outgoing(last, "heartbeat", text))
+
+    def heartbeat_soon(self, sub: Subscriber) -> None:
+        """Send this connection a heartbeat at the next tick (it carries the position)."""
+        sub.next_heartbeat = 0.0
+        self._schedule(HEARTBEAT, 0.0, sub)
+
+    def _schedule(self, which: int, when: Any, sub: Subscriber) -> None:
+        """(Re)set ``sub``'s timer in heap ``which`` (HEARTBEAT, EXPIRY) to ``when``."""
+        old = sub.timers[which]
+        if old is not None:
+            old[2] = None
+        entry = [when, next(self._timer_n), sub]
+        heapq.heappush(self._heartbeats if which == HEARTBEAT else self._expiries, entry)
+        sub.timers[which] = entry
+
+    def _due(self, which: int, until: Any) -> list[Subscriber]:
+        """Take the timers due by ``until`` off heap ``which``: the subscribers still here."""
+        heap = self._heartbeats if which == HEARTBEAT else self._expiries
+        due = []
+        while heap and heap[0][0] <= until:
+            sub = heapq.heappop(heap)[2]
+            if sub is not None:
+                sub.timers[which] = None
+                due.append(sub)
+        return due
 
 
 def _item_for(sub: Subscriber, rendered: Rendered) -> Outgoing | None:
