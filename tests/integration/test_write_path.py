@@ -4,12 +4,16 @@ references that may collide, and the per-process cache of signed-in users' roles
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from bookpulse.domain import refs
+from bookpulse.domain.errors import VersionConflict
+from bookpulse.domain.lifecycle import EventType, Role, Status
+from bookpulse.domain.model import Booking, NewEvent
 from tests.conftest import World
 
 
@@ -109,3 +113,56 @@ async def test_a_removed_staff_member_loses_access_on_the_next_request(world: Wo
     assert r.status_code == 200
     me = (await world.client.get("/api/v1/me", headers=staff)).json()
     assert {"org_id": world.org1, "role": "admin"}.items() <= me["memberships"][0].items()
+
+
+def _status_event(booking: Booking, now: datetime) -> NewEvent:
+    return NewEvent(
+        booking_id=booking.id, org_id=booking.org_id, customer_id=booking.customer_id,
+        offering_id=booking.offering_id, type=EventType.CONFIRMED,
+        from_status=Status.PENDING, to_status=Status.CONFIRMED, actor_id=None,
+        actor_name="test", actor_role=Role.SYSTEM, reason=None, data={},
+        booking_version=booking.version, created_at=now)
+
+
+async def test_a_save_at_commit_writes_the_booking_and_its_event_together(
+        world: World) -> None:
+    ref = (await world.book()).json()["ref"]
+    db = world.container.db
+    now = world.container.clock.now() + timedelta(microseconds=123_457)
+    async with db(write=True) as uow:
+        booking = await uow.bookings.get_by_ref(ref, for_update=True)
+        assert booking is not None and booking.version == 1
+        booking.status, booking.hold_until = Status.CONFIRMED, None
+        booking.customer_name = "Zoë \"Quotes\" O'Brien"
+        booking.details = {**booking.details, "notes": "window seat", "n": [1, 2]}
+        booking.updated_at, booking.version = now, 2
+        await uow.save_at_commit(booking, expected_version=1)
+        uow.events.append(_status_event(booking, now))
+        await uow.commit()
+        event_id = uow.events.appended_ids[-1]
+    async with db(write=False) as uow:
+        stored = await uow.bookings.get_by_ref(ref)
+    assert stored is not None
+    assert (stored.status, stored.version, stored.hold_until) == (Status.CONFIRMED, 2, None)
+    assert stored.customer_name == "Zoë \"Quotes\" O'Brien"
+    assert stored.details["notes"] == "window seat" and stored.details["n"] == [1, 2]
+    assert stored.updated_at == now and stored.last_event_id == event_id
+    assert stored.start_at == booking.start_at and stored.quantity == booking.quantity
+
+
+async def test_a_save_at_commit_of_a_stale_version_writes_nothing(world: World) -> None:
+    ref = (await world.book()).json()["ref"]
+    db = world.container.db
+    before = await _rows(world, "SELECT count(*) FROM booking_events")
+    now = world.container.clock.now()
+    with pytest.raises(VersionConflict):
+        async with db(write=True) as uow:
+            booking = await uow.bookings.get_by_ref(ref, for_update=True)
+            assert booking is not None
+            booking.status, booking.version = Status.CONFIRMED, 2
+            await uow.save_at_commit(booking, expected_version=7)  # stored: 1
+            uow.events.append(_status_event(booking, now))
+            await uow.commit()
+    assert await _rows(world, "SELECT count(*) FROM booking_events") == before
+    status = await _rows(world, "SELECT status, version FROM bookings WHERE ref = :r", r=ref)
+    assert tuple(status[0]) == ("pending", 1)

@@ -226,7 +226,7 @@ async def _transition(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
             booking.hold_until = None
         booking.version += 1
         booking.updated_at = now
-        await uow.bookings.save(booking, expected_version=booking.version - 1)
+        await uow.save_at_commit(booking, expected_version=booking.version - 1)
         uow.events.append(_event(
             booking, type=rule.event, principal=principal, role=role,
             from_status=old_status, to_status=new_status, now=now,

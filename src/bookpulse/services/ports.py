@@ -86,6 +86,10 @@ class UnitOfWork(Protocol):
     analytics: Any
     committed_event_ids: list[int]
 
+    async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
+        """``bookings.save``, written together with the unit's events at commit where the
+        store can (``VersionConflict`` then)."""
+
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...

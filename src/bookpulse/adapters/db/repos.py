@@ -30,7 +30,8 @@ from bookpulse.domain.lifecycle import PaymentStatus, Status
 from bookpulse.domain.model import Booking, Kind, Shape
 from bookpulse.domain.policy import CancellationPolicy
 
-_MUTABLE = ("status", "payment_status", "quantity", "start_at", "end_at", "price_total",
+#: The columns a ``save`` writes (with ``version``).
+MUTABLE = ("status", "payment_status", "quantity", "start_at", "end_at", "price_total",
             "hold_until", "details", "session_id", "customer_name", "customer_email",
             "customer_phone", "updated_at")
 
@@ -46,7 +47,7 @@ _BY_REF = select(_B).where(_B.c.ref == bindparam("b_ref"))
 _BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
 _BY_ID = select(_B).where(_B.c.id == bindparam("b_id"))
 _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
-#: SET takes the columns named in the parameters (``_MUTABLE`` and ``version``).
+#: SET takes the columns named in the parameters (``MUTABLE`` and ``version``).
 _SAVE = update(_B).where(_B.c.id == bindparam("b_id"),
                          _B.c.version == bindparam("b_expected"))
 #: VALUES takes the columns named in the parameters (``_row_values``).
@@ -75,6 +76,15 @@ def to_domain(row: Any) -> Booking:
         version=row.version, last_event_id=row.last_event_id, created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def mutable_values(b: Booking) -> dict[str, Any]:
+    """What ``save`` writes: the ``MUTABLE`` columns and ``version``."""
+    values = {name: getattr(b, name) for name in MUTABLE}
+    values["status"] = str(b.status)
+    values["payment_status"] = str(b.payment_status)
+    values["version"] = b.version
+    return values
 
 
 def _row_values(b: Booking) -> dict[str, Any]:
@@ -123,10 +133,7 @@ class BookingRepo:
             booking.ref = values["ref"] = refs.new_reference()
 
     async def save(self, booking: Booking, *, expected_version: int) -> None:
-        params = {name: getattr(booking, name) for name in _MUTABLE}
-        params["status"] = str(booking.status)
-        params["payment_status"] = str(booking.payment_status)
-        params["version"] = booking.version
+        params = mutable_values(booking)
         params["b_id"], params["b_expected"] = booking.id, expected_version
         result = await self.s.execute(_SAVE, params)
         if result.rowcount != 1:  # type: ignore[attr-defined]
