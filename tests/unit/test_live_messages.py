@@ -12,6 +12,7 @@ from bookpulse.adapters.clock import FakeClock, SystemClock
 from bookpulse.adapters.db.live_repo import LogEntry, Places
 from bookpulse.adapters.realtime.hub import (
     CLOSE_UNAUTHENTICATED,
+    EXPIRY,
     HEARTBEAT,
     HubConfig,
     LiveHub,
@@ -202,17 +203,17 @@ def test_the_tick_takes_only_due_timers_and_keeps_one_per_connection() -> None:
     hub.tick()
     assert _queued(subs) == [1, 0, 0, 0, 0, 0]
     # Each connection has one live heartbeat timer, the next one a period away.
-    live = [e for e in hub._heartbeats if e[2] is not None]
+    live = [e for e in hub._timers[HEARTBEAT] if e[2] is not None]
     assert sorted(e[2].user_id for e in live) == [0, 1, 2, 4, 5]
     assert subs[0].next_heartbeat > time.monotonic() + hub.config.ws_heartbeat - 1
-    assert len(hub._expiries) == 2
+    assert len(hub._timers[EXPIRY]) == 2
     hub.tick()  # nothing due: nothing sent, no timer taken
-    assert _queued(subs) == [1, 0, 0, 0, 0, 0] and len(hub._expiries) == 2
+    assert _queued(subs) == [1, 0, 0, 0, 0, 0] and len(hub._timers[EXPIRY]) == 2
     clock.advance(minutes=5)
     hub.tick()  # credentials ran out: those two are closed with the distinct code
     assert [s.closing.code if s.closing else None for s in subs] == [
         CLOSE_UNAUTHENTICATED, CLOSE_UNAUTHENTICATED, None, None, None, None]
-    assert hub._expiries == []
+    assert hub._timers[EXPIRY] == []
 
 
 def test_a_connection_still_replaying_gets_its_heartbeat_once_live() -> None:

@@ -28,9 +28,8 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -42,6 +41,7 @@ from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
 from bookpulse.adapters.db.tickets_repo import TicketRepo
+from bookpulse.adapters.realtime.messages import dumps
 from bookpulse.domain.errors import VersionConflict
 from bookpulse.domain.model import Booking, NewEvent
 
@@ -70,6 +70,16 @@ class EventLogWriter:
         self.pending.append(event)
 
 
+R = TypeVar("R")
+
+
+def _repo(make: Callable[[AsyncSession, bool], R]) -> cached_property[R]:
+    """A unit of work's repository, made by ``make(session, sqlite)`` on first use."""
+    def build(uow: Any) -> R:
+        return make(uow.session, uow._db.sqlite)
+    return cached_property(build)
+
+
 class SqlUnitOfWork:
     def __init__(self, db: Database, *, write: bool) -> None:
         self._db = db
@@ -91,54 +101,18 @@ class SqlUnitOfWork:
 
     # The repositories, each made when a unit of work first uses it (most use two or
     # three of them).
-
-    @cached_property
-    def bookings(self) -> repos.BookingRepo:
-        return repos.BookingRepo(self.session, sqlite=self._db.sqlite)
-
-    @cached_property
-    def capacity(self) -> repos.CapacityRepo:
-        return repos.CapacityRepo(self.session)
-
-    @cached_property
-    def idempotency(self) -> repos.IdempotencyRepo:
-        return repos.IdempotencyRepo(self.session, sqlite=self._db.sqlite)
-
-    @cached_property
-    def catalog(self) -> repos.CatalogRepo:
-        return repos.CatalogRepo(self.session)
-
-    @cached_property
-    def users(self) -> repos.UserRepo:
-        return repos.UserRepo(self.session)
-
-    @cached_property
-    def queries(self) -> repos.QueryRepo:
-        return repos.QueryRepo(self.session, sqlite=self._db.sqlite)
-
-    @cached_property
-    def shapes(self) -> ShapeRepos:
-        return ShapeRepos(self.session)
-
-    @cached_property
-    def tickets(self) -> TicketRepo:
-        return TicketRepo(self.session)
-
-    @cached_property
-    def live(self) -> live_repo.LiveRepo:
-        return live_repo.LiveRepo(self.session)
-
-    @cached_property
-    def notify(self) -> notify_repo.NotifyRepo:
-        return notify_repo.NotifyRepo(self.session, sqlite=self._db.sqlite)
-
-    @cached_property
-    def web(self) -> web_repo.WebReadRepo:
-        return web_repo.WebReadRepo(self.session)
-
-    @cached_property
-    def analytics(self) -> analytics_repo.AnalyticsRepo:
-        return analytics_repo.AnalyticsRepo(self.session, sqlite=self._db.sqlite)
+    bookings = _repo(lambda s, sqlite: repos.BookingRepo(s, sqlite=sqlite))
+    capacity = _repo(lambda s, _: repos.CapacityRepo(s))
+    idempotency = _repo(lambda s, sqlite: repos.IdempotencyRepo(s, sqlite=sqlite))
+    catalog = _repo(lambda s, _: repos.CatalogRepo(s))
+    users = _repo(lambda s, _: repos.UserRepo(s))
+    queries = _repo(lambda s, sqlite: repos.QueryRepo(s, sqlite=sqlite))
+    shapes = _repo(lambda s, _: ShapeRepos(s))
+    tickets = _repo(lambda s, _: TicketRepo(s))
+    live = _repo(lambda s, _: live_repo.LiveRepo(s))
+    notify = _repo(lambda s, sqlite: notify_repo.NotifyRepo(s, sqlite=sqlite))
+    web = _repo(lambda s, _: web_repo.WebReadRepo(s))
+    analytics = _repo(lambda s, sqlite: analytics_repo.AnalyticsRepo(s, sqlite=sqlite))
 
     async def __aenter__(self) -> SqlUnitOfWork:
         if self._write and self._db.write_lock is not None:
@@ -198,14 +172,19 @@ class SqlUnitOfWork:
             return
         values = repos.mutable_values(booking)
         values["id"] = booking.id
-        self._staged = (booking, json.dumps(values, default=_iso), expected_version)
+        self._staged = (booking, dumps(values), expected_version)
+
+    async def _save_staged(self) -> None:
+        """``save_at_commit``'s save on its own, where nothing goes with it."""
+        assert self._staged is not None
+        booking, _, expected = self._staged
+        self._staged = None
+        await self.bookings.save(booking, expected_version=expected)
 
     async def commit(self) -> None:
         pending = self.events.pending
-        if self._staged is not None and (not pending or self._db.sqlite):
-            booking, _, expected = self._staged
-            self._staged = None
-            await self.bookings.save(booking, expected_version=expected)
+        if self._staged is not None and not pending:
+            await self._save_staged()
         provisional = await self._write_events(pending) if pending else None
         await self.session.commit()
         if not pending:
@@ -264,20 +243,20 @@ class SqlUnitOfWork:
         payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
                               for i, r in enumerate(rows)])
         driver = await self._driver()
-        staged, self._staged = self._staged, None
         if driver.is_in_transaction():
             # The writes before it began the transaction: one statement of fixed text,
             # sent without SQLAlchemy's execution layers.
-            if staged is None:
+            if self._staged is None:
                 rows = await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)
             else:  # the booking's update rides along; no row back: its version moved
-                booking, values, expected = staged
+                booking, values, expected = self._staged
+                self._staged = None
                 rows = await driver.fetch(_PG_SAVE_AND_INSERT_SQL, payload, values, expected)
                 if not rows:
                     raise VersionConflict(ref=booking.ref)
             return [int(r[0]) for r in rows]
-        if staged is not None:
-            await self.bookings.save(staged[0], expected_version=staged[2])
+        if self._staged is not None:
+            await self._save_staged()
         result = await self.session.execute(_PG_INSERT_PROVISIONAL, {"rows": payload})
         return [int(i) for i in result.scalars()]
 
@@ -356,12 +335,6 @@ WITH saved AS (
 """ + _PG_INSERT_PROVISIONAL_SQL.replace(  # noqa: S608
     "ORDER BY r.ord", "WHERE EXISTS (SELECT FROM saved)\nORDER BY r.ord")
 
-
-def _iso(value: Any) -> str:
-    """JSON for the values ``save_at_commit`` sends: datetimes in ISO 8601."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 #: Sent with asyncpg directly (after COMMIT, outside SQLAlchemy's transaction handling).
 #: The ids go in as ``text[]``: asyncpg knows that type's codec, while for ``bigint[]`` it

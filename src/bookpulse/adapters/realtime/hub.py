@@ -156,7 +156,7 @@ class Mailbox:
 #: Shared by every subscriber with no organization or no watch list (most customers):
 #: Python makes a new empty frozenset each time, 216 bytes per connection.
 NONE: frozenset[int] = frozenset()
-#: The hub's two timer heaps (``Subscriber.timers`` holds one entry in each, at most).
+#: The hub's two timer heaps, as indexes of ``LiveHub._timers`` and ``Subscriber.timers``.
 HEARTBEAT, EXPIRY = 0, 1
 
 
@@ -213,12 +213,12 @@ class LiveHub:
         self._by_user: dict[int, set[Subscriber]] = {}
         self._by_org: dict[int, set[Subscriber]] = {}
         self._by_offering: dict[int, set[Subscriber]] = {}
-        #: Timer heaps of [when, n, subscriber] entries, at most one per subscriber in
-        #: each: heartbeats by ``time.monotonic()`` and credential expiries by the clock.
-        #: A tick looks only at what is due, not at every connection. An entry whose
-        #: subscriber left or was rescheduled holds None, and is dropped when it comes up.
-        self._heartbeats: list[list[Any]] = []
-        self._expiries: list[list[Any]] = []
+        #: Two timer heaps of [when, n, subscriber] entries, at most one per subscriber
+        #: in each: heartbeats (HEARTBEAT) by ``time.monotonic()`` and credential expiries
+        #: (EXPIRY) by the clock. A tick looks only at what is due, not at every
+        #: connection. An entry whose subscriber left or was rescheduled holds None, and is
+        #: dropped when it comes up.
+        self._timers: tuple[list[list[Any]], list[list[Any]]] = ([], [])
         self._timer_n = itertools.count()
         self._tasks: list[asyncio.Task[None]] = []
         self._wake: asyncio.Queue[int] | None = None
@@ -609,12 +609,12 @@ class LiveHub:
         if old is not None:
             old[2] = None
         entry = [when, next(self._timer_n), sub]
-        heapq.heappush(self._heartbeats if which == HEARTBEAT else self._expiries, entry)
+        heapq.heappush(self._timers[which], entry)
         sub.timers[which] = entry
 
     def _due(self, which: int, until: Any) -> list[Subscriber]:
         """Take the timers due by ``until`` off heap ``which``: the subscribers still here."""
-        heap = self._heartbeats if which == HEARTBEAT else self._expiries
+        heap = self._timers[which]
         due = []
         while heap and heap[0][0] <= until:
             sub = heapq.heappop(heap)[2]
