@@ -73,6 +73,9 @@ async def test_a_writer_waiting_to_commit_does_not_hold_up_other_writers(world: 
 
     async def slow_writer() -> list[int]:
         async with db(write=True) as uow:
+            # A locking read opens the transaction (as a cancellation's does), so the
+            # events' statement is part of it and waits for the COMMIT.
+            await uow.bookings.get_by_ref(first.ref, for_update=True)
             uow.events.append(_note(first, now))
             uow.events.append(_note(first, now))
             real_commit = uow.session.commit
@@ -106,3 +109,31 @@ async def test_a_writer_waiting_to_commit_does_not_hold_up_other_writers(world: 
     assert [(r.id, r.booking_id) for r in rows] == [
         (fast_ids[0], second.id), (slow_ids[0], first.id), (slow_ids[1], first.id)]
     assert bookings == {first.id: slow_ids[1], second.id: fast_ids[0]}
+
+
+async def test_a_unit_of_work_that_only_appends_is_committed_by_its_one_statement(
+        world: World) -> None:
+    """Events (with or without a booking's save) and nothing before them: no transaction
+    is open, so their one statement commits itself and the final ids exist at once; the
+    unit's COMMIT then sends nothing (``SqlUnitOfWork._write_events``)."""
+    ref = (await alice_bookings(world, 1))[0]
+    db = world.container.db
+    now = world.container.clock.now()
+    async with db(write=False) as uow:
+        booking = await uow.bookings.get_by_ref(ref)
+    before_commit: list[Any] = []
+    async with db(write=True) as uow:
+        uow.events.append(_note(booking, now))
+        real_commit = uow.session.commit
+
+        async def looking_commit() -> None:
+            async with db(write=False) as reader:  # another connection
+                before_commit.extend((await reader.session.execute(text(
+                    "SELECT id FROM booking_events WHERE booking_id = :b AND id > 0 "
+                    "AND type = 'note'"), {"b": booking.id})).scalars())
+            await real_commit()
+
+        uow.session.commit = looking_commit  # type: ignore[method-assign]
+        await uow.commit()
+        appended = uow.events.appended_ids
+    assert before_commit == appended and len(appended) == 1

@@ -124,14 +124,30 @@ def _status_event(booking: Booking, now: datetime) -> NewEvent:
         booking_version=booking.version, created_at=now)
 
 
+async def _booking(world: World, uow: Any, ref: str, *, locked: bool) -> Booking:
+    """Read under the row's lock in ``uow`` (its transaction opens), or beforehand in
+    a unit of its own (``uow`` then writes only at commit, in one statement)."""
+    if locked:
+        booking = await uow.bookings.get_by_ref(ref, for_update=True)
+    else:
+        async with world.container.db(write=False) as reader:
+            booking = await reader.bookings.get_by_ref(ref)
+    assert booking is not None
+    return booking
+
+
+LOCKED = pytest.mark.parametrize("locked", [True, False], ids=["locked", "unlocked"])
+
+
+@LOCKED
 async def test_a_save_at_commit_writes_the_booking_and_its_event_together(
-        world: World) -> None:
+        world: World, locked: bool) -> None:
     ref = (await world.book()).json()["ref"]
     db = world.container.db
     now = world.container.clock.now() + timedelta(microseconds=123_457)
     async with db(write=True) as uow:
-        booking = await uow.bookings.get_by_ref(ref, for_update=True)
-        assert booking is not None and booking.version == 1
+        booking = await _booking(world, uow, ref, locked=locked)
+        assert booking.version == 1
         booking.status, booking.hold_until = Status.CONFIRMED, None
         booking.customer_name = "Zoë \"Quotes\" O'Brien"
         booking.details = {**booking.details, "notes": "window seat", "n": [1, 2]}
@@ -150,15 +166,16 @@ async def test_a_save_at_commit_writes_the_booking_and_its_event_together(
     assert stored.start_at == booking.start_at and stored.quantity == booking.quantity
 
 
-async def test_a_save_at_commit_of_a_stale_version_writes_nothing(world: World) -> None:
+@LOCKED
+async def test_a_save_at_commit_of_a_stale_version_writes_nothing(
+        world: World, locked: bool) -> None:
     ref = (await world.book()).json()["ref"]
     db = world.container.db
     before = await _rows(world, "SELECT count(*) FROM booking_events")
     now = world.container.clock.now()
     with pytest.raises(VersionConflict):
         async with db(write=True) as uow:
-            booking = await uow.bookings.get_by_ref(ref, for_update=True)
-            assert booking is not None
+            booking = await _booking(world, uow, ref, locked=locked)
             booking.status, booking.version = Status.CONFIRMED, 2
             await uow.save_at_commit(booking, expected_version=7)  # stored: 1
             uow.events.append(_status_event(booking, now))
@@ -166,3 +183,18 @@ async def test_a_save_at_commit_of_a_stale_version_writes_nothing(world: World) 
     assert await _rows(world, "SELECT count(*) FROM booking_events") == before
     status = await _rows(world, "SELECT status, version FROM bookings WHERE ref = :r", r=ref)
     assert tuple(status[0]) == ("pending", 1)
+
+
+async def test_a_writers_unlocked_read_gives_the_booking_as_its_repository_does(
+        world: World) -> None:
+    """``read_booking`` (on PostgreSQL asyncpg's own record, outside any transaction)
+    builds the same booking as ``bookings.get_by_ref``: times, JSON and all."""
+    ref = (await world.book(notes="Zoë's \"window\" seat")).json()["ref"]
+    db = world.container.db
+    async with db(write=False) as uow:
+        expected = await uow.bookings.get_by_ref(ref)
+    async with db(write=True) as uow:
+        found = await uow.read_booking(ref)
+        missing = await uow.read_booking("NOSUCHREF")
+    assert expected is not None and found == expected and missing is None
+    assert found.start_at.tzinfo is not None and found.details["notes"].startswith("Zoë")

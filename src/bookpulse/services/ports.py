@@ -86,6 +86,10 @@ class UnitOfWork(Protocol):
     analytics: Any
     committed_event_ids: list[int]
 
+    async def read_booking(self, ref: str) -> Booking | None:
+        """A writer's first read of a booking, without a lock and, where the store can,
+        outside the transaction: its save must check the version read."""
+
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
         """``bookings.save``, written together with the unit's events at commit where the
         store can (``VersionConflict`` then)."""

@@ -162,6 +162,22 @@ class SqlUnitOfWork:
     async def flush(self) -> None:
         await self.session.flush()
 
+    async def read_booking(self, ref: str) -> Booking | None:
+        """A writer's first read: the booking by reference, without a lock.
+
+        On PostgreSQL it goes on this writer's connection before any transaction is
+        open (no BEGIN for it); if the unit then writes only the booking and its events,
+        that one statement is the whole transaction (``_write_events``). Its save must
+        check the version read (``save_at_commit`` does). On SQLite the read opens the
+        writer's transaction, which holds the database's write lock from its start."""
+        if self._db.sqlite or not self._write:
+            return await self.bookings.get_by_ref(ref)
+        driver = await self._driver()
+        if driver.is_in_transaction():
+            return await self.bookings.get_by_ref(ref)
+        row = await driver.fetchrow(_PG_BOOKING_BY_REF, ref)
+        return repos.to_domain(_Columns(row)) if row is not None else None
+
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
         """``bookings.save``, sent with this unit's events at commit: on PostgreSQL one
         statement writes both (a round trip less for every status change), and a stored
@@ -242,23 +258,20 @@ class SqlUnitOfWork:
         await self.session.flush()  # rows the events refer to must exist first
         payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
                               for i, r in enumerate(rows)])
+        # One statement of fixed text, sent without SQLAlchemy's execution layers. When
+        # nothing was written before it, no transaction is open and this statement is
+        # the whole of it: PostgreSQL commits it at once (the trigger gives the final
+        # ids then), and the COMMIT below has nothing to send.
         driver = await self._driver()
-        if driver.is_in_transaction():
-            # The writes before it began the transaction: one statement of fixed text,
-            # sent without SQLAlchemy's execution layers.
-            if self._staged is None:
-                rows = await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)
-            else:  # the booking's update rides along; no row back: its version moved
-                booking, values, expected = self._staged
-                self._staged = None
-                rows = await driver.fetch(_PG_SAVE_AND_INSERT_SQL, payload, values, expected)
-                if not rows:
-                    raise VersionConflict(ref=booking.ref)
-            return [int(r[0]) for r in rows]
-        if self._staged is not None:
-            await self._save_staged()
-        result = await self.session.execute(_PG_INSERT_PROVISIONAL, {"rows": payload})
-        return [int(i) for i in result.scalars()]
+        if self._staged is None:
+            rows = await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)
+        else:  # the booking's update rides along; no row back: its version moved
+            booking, values, expected = self._staged
+            self._staged = None
+            rows = await driver.fetch(_PG_SAVE_AND_INSERT_SQL, payload, values, expected)
+            if not rows:
+                raise VersionConflict(ref=booking.ref)
+        return [int(r[0]) for r in rows]
 
     async def _read_final_ids(self, pending: list[NewEvent], provisional: list[int], *,
                               entries: bool) -> list[LogEntry] | None:
@@ -317,7 +330,6 @@ FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
 ORDER BY r.ord
 RETURNING id
 """
-_PG_INSERT_PROVISIONAL = text(_PG_INSERT_PROVISIONAL_SQL.replace("$1", ":rows"))
 
 #: ``save_at_commit`` on PostgreSQL: the booking's update (its ``repos.MUTABLE`` columns
 #: and ``version``, from $2, if its version is still $3) and its events, in one statement.
@@ -334,6 +346,25 @@ WITH saved AS (
 )
 """ + _PG_INSERT_PROVISIONAL_SQL.replace(  # noqa: S608
     "ORDER BY r.ord", "WHERE EXISTS (SELECT FROM saved)\nORDER BY r.ord")
+
+
+#: ``read_booking`` on PostgreSQL: the model's columns (asyncpg's own codecs give what
+#: SQLAlchemy's do for them: aware UTC datetimes, decoded JSONB). Built at import.
+_PG_BOOKING_BY_REF = (
+    f"SELECT {', '.join(c.name for c in BookingRow.__table__.c)} FROM bookings "  # noqa: S608
+    "WHERE ref = $1")
+
+
+class _Columns:
+    """An asyncpg record read by attribute, as ``repos.to_domain`` reads a row."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        return self._record[name]
 
 
 #: Sent with asyncpg directly (after COMMIT, outside SQLAlchemy's transaction handling).

@@ -1,0 +1,131 @@
+"""Status changes that give no inventory back read their booking without a lock and
+write only if its version has not moved (``services.bookings._transition``). On
+PostgreSQL another request can change the booking in between; on SQLite the writer holds
+the write lock from its read, so this race exists only here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from bookpulse.domain.errors import InvalidTransition, VersionConflict
+from bookpulse.domain.lifecycle import Action, Status
+from bookpulse.services import accounts, queries
+from bookpulse.services import bookings as svc
+from tests.conftest import World
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+class _Interrupted:
+    """A unit-of-work factory whose first writer lets ``meanwhile`` run right after its
+    unlocked read: another request changing the booking between that read and the
+    write."""
+
+    def __init__(self, db: Any, meanwhile: Any) -> None:
+        self.db, self.meanwhile, self.writers = db, meanwhile, 0
+
+    def __call__(self, *, write: bool = True) -> Any:
+        uow = self.db(write=write)
+        self.writers += write
+        if write and self.writers == 1:
+            read = uow.read_booking
+
+            async def read_then_meanwhile(ref: str) -> Any:
+                found = await read(ref)
+                await self.meanwhile()
+                return found
+
+            uow.read_booking = read_then_meanwhile
+        return uow
+
+
+async def _rows(world: World, sql: str, **params: Any) -> list[Any]:
+    async with world.container.db.engine.connect() as conn:
+        return list((await conn.execute(text(sql), params)).all())
+
+
+async def _admin(world: World) -> Any:
+    async with world.container.db(write=False) as uow:
+        user = await uow.users.by_email("admin1@example.com")
+    return await accounts.load_principal(db=world.container.db, user_id=user.id)
+
+
+async def _history(world: World, ref: str) -> list[tuple[str, int]]:
+    rows = await _rows(world, "SELECT e.type, e.booking_version FROM booking_events e "
+                              "JOIN bookings b ON b.id = e.booking_id WHERE b.ref = :r "
+                              "ORDER BY e.id", r=ref)
+    return [(r[0], r[1]) for r in rows]
+
+
+async def test_a_status_change_overtaken_between_its_read_and_its_write_is_decided_again(
+        world: World) -> None:
+    """Check-in reads the booking without a lock; a delay lands before it writes. The
+    write finds the version moved, and the check-in is decided again under the row's
+    lock: it still applies, after the delay, and nothing is lost."""
+    ref = (await world.book()).json()["ref"]
+    db, now = world.container.db, world.container.clock.now()
+    admin = await _admin(world)
+    await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
+    booking = await queries.get_booking(db=db, principal=admin, ref=ref)
+
+    async def delay() -> None:
+        await svc.delay_booking(db=db, principal=admin, ref=ref, now=now,
+                                new_start=booking.start_at + timedelta(minutes=20),
+                                reason="Bus is late")
+
+    interrupted = _Interrupted(db, delay)
+    done = await svc.check_in_booking(db=interrupted, principal=admin, ref=ref, now=now)
+    assert interrupted.writers == 2  # the unlocked attempt, then the locked one
+    assert (done.status, done.version) == (Status.CHECKED_IN, 4)
+    assert await _history(world, ref) == [
+        ("created", 1), ("confirmed", 2), ("delayed", 3), ("checked_in", 4)]
+
+
+async def test_an_overtaken_status_change_that_no_longer_applies_is_refused(
+        world: World) -> None:
+    """Two admins confirm at once: the second's unlocked read still saw ``pending``;
+    decided again under the lock it is refused, and the booking is confirmed once."""
+    ref = (await world.book()).json()["ref"]
+    db, now = world.container.db, world.container.clock.now()
+    admin = await _admin(world)
+
+    async def other_admin() -> None:
+        await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
+
+    interrupted = _Interrupted(db, other_admin)
+    with pytest.raises(InvalidTransition):
+        await svc.confirm_booking(db=interrupted, principal=admin, ref=ref, now=now)
+    assert interrupted.writers == 2
+    assert await _history(world, ref) == [("created", 1), ("confirmed", 2)]
+
+
+async def test_an_overtaken_status_change_with_an_expected_version_is_a_conflict(
+        world: World) -> None:
+    """With the client's ``expected_version`` the change is not retried: the version it
+    was sure of has moved, so it gets ``VersionConflict`` and nothing is written."""
+    ref = (await world.book()).json()["ref"]
+    db, now = world.container.db, world.container.clock.now()
+    admin = await _admin(world)
+    await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
+    booking = await queries.get_booking(db=db, principal=admin, ref=ref)
+
+    async def delay() -> None:
+        await svc.delay_booking(db=db, principal=admin, ref=ref, now=now,
+                                new_start=booking.start_at + timedelta(minutes=5),
+                                reason="Running late")
+
+    interrupted = _Interrupted(db, delay)
+    with pytest.raises(VersionConflict):
+        await svc.transition(db=interrupted, principal=admin, ref=ref,
+                             action=Action.CHECK_IN, now=now, expected_version=2)
+    assert interrupted.writers == 1  # not tried again under the lock
+    assert await _history(world, ref) == [("created", 1), ("confirmed", 2), ("delayed", 3)]
