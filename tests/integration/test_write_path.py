@@ -14,6 +14,8 @@ from bookpulse.domain import refs
 from bookpulse.domain.errors import VersionConflict
 from bookpulse.domain.lifecycle import EventType, Role, Status
 from bookpulse.domain.model import Booking, NewEvent
+from bookpulse.services import accounts
+from bookpulse.services import bookings as svc
 from tests.conftest import World
 
 
@@ -172,6 +174,7 @@ async def test_a_save_at_commit_of_a_stale_version_writes_nothing(
     ref = (await world.book()).json()["ref"]
     db = world.container.db
     before = await _rows(world, "SELECT count(*) FROM booking_events")
+    head = await _rows(world, "SELECT last_id FROM event_log_head")
     now = world.container.clock.now()
     with pytest.raises(VersionConflict):
         async with db(write=True) as uow:
@@ -181,6 +184,7 @@ async def test_a_save_at_commit_of_a_stale_version_writes_nothing(
             uow.events.append(_status_event(booking, now))
             await uow.commit()
     assert await _rows(world, "SELECT count(*) FROM booking_events") == before
+    assert await _rows(world, "SELECT last_id FROM event_log_head") == head  # no id spent
     status = await _rows(world, "SELECT status, version FROM bookings WHERE ref = :r", r=ref)
     assert tuple(status[0]) == ("pending", 1)
 
@@ -198,3 +202,48 @@ async def test_a_writers_unlocked_read_gives_the_booking_as_its_repository_does(
         missing = await uow.read_booking("NOSUCHREF")
     assert expected is not None and found == expected and missing is None
     assert found.start_at.tzinfo is not None and found.details["notes"].startswith("Zoë")
+
+
+class _Sink:
+    """Stands in for the live hub: keeps what writers hand over after their commits."""
+
+    def __init__(self) -> None:
+        self.entries: list[Any] = []
+
+    def wants_entries(self) -> bool:
+        return True
+
+    def take(self, entries: list[Any]) -> bool:
+        self.entries.extend(entries)
+        return True
+
+
+@pytest.mark.parametrize("action", ["confirm", "cancel"])
+async def test_a_status_change_hands_over_the_events_as_the_log_reads_them(
+        world: World, action: str) -> None:
+    """Confirm (unlocked read; on PostgreSQL one statement with the final ids) and cancel
+    (under the row's lock, ids given at COMMIT): what the writer hands to the live
+    stream equals the log's own read of those events, with the booking as stored."""
+    ref = (await world.book()).json()["ref"]
+    db, now = world.container.db, world.container.clock.now()
+    async with db(write=False) as uow:
+        user = await uow.users.by_email("admin1@example.com")
+    admin = await accounts.load_principal(db=db, user_id=user.id)
+    sink = _Sink()
+    db.live_sink = sink
+    try:
+        change = svc.confirm_booking if action == "confirm" else svc.cancel_booking
+        booking = await change(db=db, principal=admin, ref=ref, now=now, reason="Asked")
+    finally:
+        db.live_sink = None
+    async with db(write=False) as uow:
+        logged = await uow.live.entries_after(booking.last_event_id - 1,
+                                              up_to=booking.last_event_id, limit=10,
+                                              everything=True)
+        stored = await uow.bookings.get_by_ref(ref)
+    assert sink.entries == logged and len(logged) == 1
+    entry = logged[0]
+    assert (entry.id, entry.type, entry.status, entry.booking_version) == (
+        stored.last_event_id, "confirmed" if action == "confirm" else "cancelled",
+        str(stored.status), stored.version)
+    assert entry.to_status == entry.status and stored.version == 2

@@ -28,6 +28,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
@@ -201,7 +202,7 @@ class SqlUnitOfWork:
         pending = self.events.pending
         if self._staged is not None and not pending:
             await self._save_staged()
-        provisional = await self._write_events(pending) if pending else None
+        written = await self._write_events(pending) if pending else None
         await self.session.commit()
         if not pending:
             return
@@ -209,8 +210,11 @@ class SqlUnitOfWork:
         sink = self._db.live_sink
         hand_over = sink is not None and sink.wants_entries()
         entries: list[LogEntry] | None = None
-        if provisional is not None:
-            entries = await self._read_final_ids(pending, provisional, entries=hand_over)
+        if isinstance(written, _Final):  # committed with its final ids already
+            self.events.appended_ids = [e.id for e in written.entries]
+            entries = written.entries if hand_over else None
+        elif written is not None:
+            entries = await self._read_final_ids(pending, written, entries=hand_over)
         elif hand_over:
             ids = self.events.appended_ids
             entries = await self.live.entries_after(ids[0] - 1, up_to=ids[-1],
@@ -239,9 +243,10 @@ class SqlUnitOfWork:
         self.events.pending = []
         self._staged = None
 
-    async def _write_events(self, pending: list[NewEvent]) -> list[int] | None:
-        """Write the events; on PostgreSQL returns their provisional ids (the final ones
-        exist only after COMMIT), on SQLite sets ``appended_ids`` and returns None."""
+    async def _write_events(self, pending: list[NewEvent]) -> list[int] | _Final | None:
+        """Write the events. On PostgreSQL returns their provisional ids (the final ones
+        exist only after COMMIT), or ``_Final`` when one statement wrote and committed
+        them with their final ids; on SQLite sets ``appended_ids`` and returns None."""
         rows = [{
             "booking_id": e.booking_id, "org_id": e.org_id, "customer_id": e.customer_id,
             "offering_id": e.offering_id, "type": str(e.type),
@@ -260,9 +265,21 @@ class SqlUnitOfWork:
                               for i, r in enumerate(rows)])
         # One statement of fixed text, sent without SQLAlchemy's execution layers. When
         # nothing was written before it, no transaction is open and this statement is
-        # the whole of it: PostgreSQL commits it at once (the trigger gives the final
-        # ids then), and the COMMIT below has nothing to send.
+        # the whole of it: PostgreSQL commits it at once, and the COMMIT below has
+        # nothing to send.
         driver = await self._driver()
+        if (self._staged is not None and not driver.is_in_transaction()
+                and all(e.booking_id == self._staged[0].id for e in pending)):
+            # A booking's change and its events, nothing before them: the statement is
+            # the whole transaction, so it may take the final ids itself (the head row's
+            # lock is held only inside the server, to the implicit commit right after).
+            booking, values, expected = self._staged
+            self._staged = None
+            rows = await driver.fetch(_PG_SAVE_AND_APPEND_SQL, payload, values, expected,
+                                      len(pending), booking.id)
+            if not rows:
+                raise VersionConflict(ref=booking.ref)
+            return _Final([LogEntry(*r) for r in rows])
         if self._staged is None:
             rows = await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)
         else:  # the booking's update rides along; no row back: its version moved
@@ -346,6 +363,55 @@ WITH saved AS (
 )
 """ + _PG_INSERT_PROVISIONAL_SQL.replace(  # noqa: S608
     "ORDER BY r.ord", "WHERE EXISTS (SELECT FROM saved)\nORDER BY r.ord")
+
+
+#: The events' columns as ``jsonb_to_recordset`` reads them from the payload.
+_PG_EVENT_FIELDS = ("booking_id", "org_id", "customer_id", "offering_id", "type",
+                    "from_status", "to_status", "actor_id", "actor_name", "actor_role",
+                    "reason", "data", "booking_version", "created_at")
+
+#: A booking's change and its events as one whole transaction (``_write_events``), with
+#: the events' final ids: the booking's row is locked first if its version is still $3
+#: (as every writer locks its booking before the head row, at its start, and the head at
+#: COMMIT), then the head row gives $4 ids, the booking is saved pointing at the last,
+#: and the events go in with their final ids (the deferred trigger leaves those alone).
+#: No row back: the version had moved, and nothing was written. Returns the columns of
+#: ``live_repo.LogEntry``. (Built at import from fixed names; nothing from outside.)
+_PG_SAVE_AND_APPEND_SQL = f"""
+WITH locked AS (
+    SELECT id FROM bookings WHERE id = $5::bigint AND version = $3::int FOR UPDATE
+), head AS (
+    UPDATE event_log_head SET last_id = last_id + $4::int
+    WHERE id = 1 AND EXISTS (SELECT FROM locked)
+    RETURNING last_id
+), saved AS (
+    UPDATE bookings AS b
+    SET {_SAVED_SET}, last_event_id = (SELECT last_id FROM head)
+    FROM jsonb_populate_record(NULL::bookings, CAST($2 AS jsonb)) AS v
+    WHERE b.id = (SELECT id FROM locked) AND b.id = v.id
+    RETURNING b.id, b.ref, b.shape, b.status, b.session_id, b.start_at, b.end_at,
+              b.quantity, b.details
+), appended AS (
+    INSERT INTO booking_events (id, {", ".join(_PG_EVENT_FIELDS)})
+    SELECT h.last_id - $4::int + 1 + r.ord, {", ".join(f"r.{f}" for f in _PG_EVENT_FIELDS)}
+    FROM head AS h, jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
+        ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
+        type text, from_status text, to_status text, actor_id int, actor_name text,
+        actor_role text, reason text, data jsonb, booking_version int,
+        created_at timestamptz)
+    RETURNING *
+)
+SELECT {live_repo.entry_columns_sql("e", "s")}
+FROM appended AS e JOIN saved AS s ON s.id = e.booking_id
+ORDER BY e.id
+"""  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    """Events written and committed with their final ids, as the live stream reads them."""
+
+    entries: list[LogEntry]
 
 
 #: ``read_booking`` on PostgreSQL: the model's columns (asyncpg's own codecs give what
