@@ -332,21 +332,26 @@ class SqlUnitOfWork:
 
 #: PostgreSQL: the events with provisional ids, in order; the deferred trigger of
 #: migration 0010 gives them their final ids (and points the bookings at them) at commit.
-_PG_INSERT_PROVISIONAL_SQL = """
-INSERT INTO booking_events (id, booking_id, org_id, customer_id, offering_id, type,
-                            from_status, to_status, actor_id, actor_name, actor_role,
-                            reason, data, booking_version, created_at)
-SELECT -nextval('booking_events_provisional'), r.booking_id, r.org_id, r.customer_id,
-       r.offering_id, r.type, r.from_status, r.to_status, r.actor_id, r.actor_name,
-       r.actor_role, r.reason, r.data, r.booking_version, r.created_at
-FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
+#: The events as ``_write_events`` sends them ($1, a JSON array of their columns and
+#: ``ord``), read as rows ``r``; and the INSERT they go in with.
+_PG_EVENT_FIELDS = ("booking_id", "org_id", "customer_id", "offering_id", "type",
+                    "from_status", "to_status", "actor_id", "actor_name", "actor_role",
+                    "reason", "data", "booking_version", "created_at")
+_PG_EVENT_ROWS = """jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
     ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
     type text, from_status text, to_status text, actor_id int, actor_name text,
     actor_role text, reason text, data jsonb, booking_version int,
-    created_at timestamptz)
+    created_at timestamptz)"""
+_PG_INSERT_EVENTS = f"INSERT INTO booking_events (id, {', '.join(_PG_EVENT_FIELDS)})"
+_PG_EVENT_VALUES = ", ".join(f"r.{f}" for f in _PG_EVENT_FIELDS)
+
+_PG_INSERT_PROVISIONAL_SQL = f"""
+{_PG_INSERT_EVENTS}
+SELECT -nextval('booking_events_provisional'), {_PG_EVENT_VALUES}
+FROM {_PG_EVENT_ROWS}
 ORDER BY r.ord
 RETURNING id
-"""
+"""  # noqa: S608
 
 #: ``save_at_commit`` on PostgreSQL: the booking's update (its ``repos.MUTABLE`` columns
 #: and ``version``, from $2, if its version is still $3) and its events, in one statement.
@@ -364,11 +369,6 @@ WITH saved AS (
 """ + _PG_INSERT_PROVISIONAL_SQL.replace(  # noqa: S608
     "ORDER BY r.ord", "WHERE EXISTS (SELECT FROM saved)\nORDER BY r.ord")
 
-
-#: The events' columns as ``jsonb_to_recordset`` reads them from the payload.
-_PG_EVENT_FIELDS = ("booking_id", "org_id", "customer_id", "offering_id", "type",
-                    "from_status", "to_status", "actor_id", "actor_name", "actor_role",
-                    "reason", "data", "booking_version", "created_at")
 
 #: A booking's change and its events as one whole transaction (``_write_events``), with
 #: the events' final ids: the booking's row is locked first if its version is still $3
@@ -392,13 +392,9 @@ WITH locked AS (
     RETURNING b.id, b.ref, b.shape, b.status, b.session_id, b.start_at, b.end_at,
               b.quantity, b.details
 ), appended AS (
-    INSERT INTO booking_events (id, {", ".join(_PG_EVENT_FIELDS)})
-    SELECT h.last_id - $4::int + 1 + r.ord, {", ".join(f"r.{f}" for f in _PG_EVENT_FIELDS)}
-    FROM head AS h, jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
-        ord int, booking_id bigint, org_id int, customer_id int, offering_id int,
-        type text, from_status text, to_status text, actor_id int, actor_name text,
-        actor_role text, reason text, data jsonb, booking_version int,
-        created_at timestamptz)
+    {_PG_INSERT_EVENTS}
+    SELECT h.last_id - $4::int + 1 + r.ord, {_PG_EVENT_VALUES}
+    FROM head AS h, {_PG_EVENT_ROWS}
     RETURNING *
 )
 SELECT {live_repo.entry_columns_sql("e", "s")}
