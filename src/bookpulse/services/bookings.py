@@ -237,8 +237,8 @@ async def _transition(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
 
     if TRANSITIONS[action].target not in RELEASING:
         # Only the booking and its event change: read it without a lock, and write both
-        # if its version has not moved since (on PostgreSQL three round trips instead of
-        # five: no BEGIN, no locking read, no COMMIT of its own).
+        # if its version has not moved since (on PostgreSQL two round trips instead of
+        # five: no BEGIN, no locking read, no COMMIT, no read of the final ids).
         try:
             async with db(write=True) as uow:
                 found = await uow.read_booking(ref)

@@ -10,6 +10,9 @@ later find an unseen id below N.
   lock is never held across a round trip to the application, where a busy event loop would
   make every other writer wait. A writing unit of work owns its connection until it ends and
   reads the final ids back on it after the commit (one statement, outside a transaction).
+  A booking's change with its events and nothing written before them (``read_booking``,
+  then ``save_at_commit``) is one statement, its whole transaction: it takes the final
+  ids from the head itself, whose lock it holds only to the implicit commit right after.
 * SQLite: writers are serialized by BEGIN IMMEDIATE (and an in-process lock); the ids are
   taken stepwise before the commit, which gives the same order.
 
