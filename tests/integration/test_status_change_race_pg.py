@@ -66,11 +66,9 @@ async def _history(world: World, ref: str) -> list[tuple[str, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
-async def test_a_status_change_overtaken_between_its_read_and_its_write_is_decided_again(
-        world: World) -> None:
-    """Check-in reads the booking without a lock; a delay lands before it writes. The
-    write finds the version moved, and the check-in is decided again under the row's
-    lock: it still applies, after the delay, and nothing is lost."""
+async def _confirmed_and_a_delay(world: World) -> tuple[str, Any, Any]:
+    """A confirmed booking (version 2), an admin, and a delay of that booking for
+    ``_Interrupted`` to run."""
     ref = (await world.book()).json()["ref"]
     db, now = world.container.db, world.container.clock.now()
     admin = await _admin(world)
@@ -82,6 +80,16 @@ async def test_a_status_change_overtaken_between_its_read_and_its_write_is_decid
                                 new_start=booking.start_at + timedelta(minutes=20),
                                 reason="Bus is late")
 
+    return ref, admin, delay
+
+
+async def test_a_status_change_overtaken_between_its_read_and_its_write_is_decided_again(
+        world: World) -> None:
+    """Check-in reads the booking without a lock; a delay lands before it writes. The
+    write finds the version moved, and the check-in is decided again under the row's
+    lock: it still applies, after the delay, and nothing is lost."""
+    ref, admin, delay = await _confirmed_and_a_delay(world)
+    db, now = world.container.db, world.container.clock.now()
     interrupted = _Interrupted(db, delay)
     done = await svc.check_in_booking(db=interrupted, principal=admin, ref=ref, now=now)
     assert interrupted.writers == 2  # the unlocked attempt, then the locked one
@@ -112,17 +120,8 @@ async def test_an_overtaken_status_change_with_an_expected_version_is_a_conflict
         world: World) -> None:
     """With the client's ``expected_version`` the change is not retried: the version it
     was sure of has moved, so it gets ``VersionConflict`` and nothing is written."""
-    ref = (await world.book()).json()["ref"]
+    ref, admin, delay = await _confirmed_and_a_delay(world)
     db, now = world.container.db, world.container.clock.now()
-    admin = await _admin(world)
-    await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
-    booking = await queries.get_booking(db=db, principal=admin, ref=ref)
-
-    async def delay() -> None:
-        await svc.delay_booking(db=db, principal=admin, ref=ref, now=now,
-                                new_start=booking.start_at + timedelta(minutes=5),
-                                reason="Running late")
-
     interrupted = _Interrupted(db, delay)
     with pytest.raises(VersionConflict):
         await svc.transition(db=interrupted, principal=admin, ref=ref,

@@ -174,13 +174,12 @@ class SqlUnitOfWork:
         that one statement is the whole transaction (``_write_events``). Its save must
         check the version read (``save_at_commit`` does). On SQLite the read opens the
         writer's transaction, which holds the database's write lock from its start."""
-        if self._db.sqlite or not self._write:
-            return await self.bookings.get_by_ref(ref)
-        driver = await self._driver()
-        if driver.is_in_transaction():
-            return await self.bookings.get_by_ref(ref)
-        row = await driver.fetchrow(_PG_BOOKING_BY_REF, ref)
-        return repos.to_domain(_Columns(row)) if row is not None else None
+        if self._write and not self._db.sqlite:
+            driver = await self._driver()
+            if not driver.is_in_transaction():
+                row = await driver.fetchrow(_PG_BOOKING_BY_REF, ref)
+                return repos.to_domain(_Columns(row)) if row is not None else None
+        return await self.bookings.get_by_ref(ref)
 
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
         """``bookings.save``, sent with this unit's events at commit: on PostgreSQL one
@@ -271,27 +270,24 @@ class SqlUnitOfWork:
         # the whole of it: PostgreSQL commits it at once, and the COMMIT below has
         # nothing to send.
         driver = await self._driver()
-        if (self._staged is not None and not driver.is_in_transaction()
-                and all(e.booking_id == self._staged[0].id for e in pending)):
-            # A booking's change and its events, nothing before them: the statement is
-            # the whole transaction, so it may take the final ids itself (the head row's
-            # lock is held only inside the server, to the implicit commit right after).
-            booking, values, expected = self._staged
-            self._staged = None
+        staged, self._staged = self._staged, None
+        if staged is None:
+            return [int(r[0]) for r in await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)]
+        # The booking's update rides along.
+        booking, values, expected = staged
+        # A booking's change and its events, nothing before them: the statement is the
+        # whole transaction, so it may take the final ids itself (the head row's lock is
+        # held only inside the server, to the implicit commit right after).
+        whole = (not driver.is_in_transaction()
+                 and all(e.booking_id == booking.id for e in pending))
+        if whole:
             rows = await driver.fetch(_PG_SAVE_AND_APPEND_SQL, payload, values, expected,
                                       len(pending), booking.id)
-            if not rows:
-                raise VersionConflict(ref=booking.ref)
-            return _Final([LogEntry(*r) for r in rows])
-        if self._staged is None:
-            rows = await driver.fetch(_PG_INSERT_PROVISIONAL_SQL, payload)
-        else:  # the booking's update rides along; no row back: its version moved
-            booking, values, expected = self._staged
-            self._staged = None
+        else:
             rows = await driver.fetch(_PG_SAVE_AND_INSERT_SQL, payload, values, expected)
-            if not rows:
-                raise VersionConflict(ref=booking.ref)
-        return [int(r[0]) for r in rows]
+        if not rows:  # its version had moved: nothing was written
+            raise VersionConflict(ref=booking.ref)
+        return _Final([LogEntry(*r) for r in rows]) if whole else [int(r[0]) for r in rows]
 
     async def _read_final_ids(self, pending: list[NewEvent], provisional: list[int], *,
                               entries: bool) -> list[LogEntry] | None:
@@ -348,13 +344,14 @@ _PG_EVENT_ROWS = """jsonb_to_recordset(CAST($1 AS jsonb)) AS r(
 _PG_INSERT_EVENTS = f"INSERT INTO booking_events (id, {', '.join(_PG_EVENT_FIELDS)})"
 _PG_EVENT_VALUES = ", ".join(f"r.{f}" for f in _PG_EVENT_FIELDS)
 
+_PG_PROVISIONAL_SELECT = f"""SELECT -nextval('booking_events_provisional'), {_PG_EVENT_VALUES}
+FROM {_PG_EVENT_ROWS}"""  # noqa: S608
 _PG_INSERT_PROVISIONAL_SQL = f"""
 {_PG_INSERT_EVENTS}
-SELECT -nextval('booking_events_provisional'), {_PG_EVENT_VALUES}
-FROM {_PG_EVENT_ROWS}
+{_PG_PROVISIONAL_SELECT}
 ORDER BY r.ord
 RETURNING id
-"""  # noqa: S608
+"""
 
 #: ``save_at_commit`` on PostgreSQL: the booking's update (its ``repos.MUTABLE`` columns
 #: and ``version``, from $2, if its version is still $3) and its events, in one statement.
@@ -369,8 +366,12 @@ WITH saved AS (
     WHERE b.id = v.id AND b.version = $3::int
     RETURNING b.id
 )
-""" + _PG_INSERT_PROVISIONAL_SQL.replace(  # noqa: S608
-    "ORDER BY r.ord", "WHERE EXISTS (SELECT FROM saved)\nORDER BY r.ord")
+{_PG_INSERT_EVENTS}
+{_PG_PROVISIONAL_SELECT}
+WHERE EXISTS (SELECT FROM saved)
+ORDER BY r.ord
+RETURNING id
+"""  # noqa: S608
 
 
 #: A booking's change and its events as one whole transaction (``_write_events``), with
