@@ -59,6 +59,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench._accounts import bearer_tokens, insert_users
 from bench._http import ConnectionLost, Pool
+from bench._proc import cpu_s, rss_kib
 from bookpulse.entrypoints.ws_protocol import LEAN
 
 PG_ADMIN = os.environ.get("BOOKPULSE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -71,19 +72,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_s(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

@@ -7,9 +7,9 @@ PostgreSQL server, dropped afterwards), creates a 500-place capacity session and
 (capacity: 1 place each; seats: the best available seat). Each buyer has an account of
 their own (``--accounts`` fewer shares them), not yet signed in on the server, as at a
 real on-sale. Prints confirmed bookings per second (over the whole phase, and until the
-last confirmation: the selling rate), p50/p99 latency, sold and oversold (recounted from
-the availability endpoints; must be 0). Bounded by ``--buyers`` and ``--seconds``; the
-server is always stopped.
+last confirmation: the selling rate), p50/p99 latency, the server's CPU time per request,
+sold and oversold (recounted from the availability endpoints; must be 0). Bounded by
+``--buyers`` and ``--seconds``; the server is always stopped.
 
     bookpulse bench rush --db postgres
 """
@@ -34,6 +34,7 @@ import httpx
 
 from bench._accounts import bearer_tokens, insert_users
 from bench._http import ConnectionLost, Pool
+from bench._proc import cpu_s
 from bench.checkin import _cli, _env, _free_port, _pct, _start_server, _wait_up
 
 PASSWORD = "bench-password-123"
@@ -178,7 +179,9 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int,
             await _wait_up(client, proc)
             ctx = await _setup(client, org_id)
             pool = Pool("127.0.0.1", port, args.concurrency)
-            floor = await _floor(pool, args.buyers, args.concurrency)
+            cpu0 = cpu_s(proc.pid)
+            floor = (*await _floor(pool, args.buyers, args.concurrency),
+                     cpu_s(proc.pid) - cpu0)
             rows = []
             ok = True
             for phase, name in enumerate(("capacity", "seats")):
@@ -189,9 +192,11 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int,
                 body.update({"quantity": 1} if name == "capacity"
                             else {"best_available": True, "quantity": 1})
                 deadline = time.perf_counter() + args.seconds
+                cpu0 = cpu_s(proc.pid)
                 lat, outcomes, wall, selling, made = await _rush(
                     pool, [dict(body) for _ in range(args.buyers)], buyers,
                     args.concurrency, deadline)
+                cpu = cpu_s(proc.pid) - cpu0
                 avail = (await client.get(f"/api/v1/offerings/{offering}/availability",
                                           params={"session_id": session})).json()
                 sess = avail["session"] if name == "seats" else next(
@@ -206,7 +211,7 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int,
                     oversold += abs(taken - sold)
                 ok = ok and oversold == 0
                 rows.append((name, len(lat), confirmed, wall, selling, lat, sold, oversold,
-                             outcomes))
+                             cpu, outcomes))
             await pool.close()
         db = env["DATABASE_URL"].split(":", 1)[0]
         print(f"bench rush: {args.buyers} buyers ({args.accounts} accounts) at concurrency "
@@ -215,20 +220,23 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int,
               f"on loopback, client in the same machine (lean keep-alive HTTP/1.1 client, "
               f"{args.concurrency} connections), cpus = {os.cpu_count()}")
         print(f"{'phase':<10}{'requests':>9}{'confirmed':>10}{'confirmed/s':>12}"
-              f"{'selling/s':>10}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'sold':>6}"
-              f"{'oversold':>9}  outcomes")
-        n, wall, lat = floor
+              f"{'selling/s':>10}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms':>8}"
+              f"{'sold':>6}{'oversold':>9}  outcomes")
+        n, wall, lat, cpu = floor
         print(f"{'floor':<10}{n:>9}{'-':>10}{'-':>12}{'-':>10}{n / wall:>8.0f}"
-              f"{statistics.median(lat) * 1000:>8.1f}{_pct(lat, .99):>8.1f}{'-':>6}{'-':>9}"
+              f"{statistics.median(lat) * 1000:>8.1f}{_pct(lat, .99):>8.1f}"
+              f"{1000 * cpu / n:>8.2f}{'-':>6}{'-':>9}"
               "  GET /api/v1/health (no auth, one DB ping): this run's HTTP floor")
-        for name, n, confirmed, wall, selling, lat, sold, oversold, outcomes in rows:
+        for name, n, confirmed, wall, selling, lat, sold, oversold, cpu, outcomes in rows:
             rate = f"{confirmed / selling:.0f}" if selling > 0 else "-"
             print(f"{name:<10}{n:>9}{confirmed:>10}{confirmed / wall:>12.0f}{rate:>10}"
                   f"{n / wall:>8.0f}{statistics.median(lat) * 1000:>8.1f}"
-                  f"{_pct(lat, .99):>8.1f}{sold:>6}{oversold:>9}  " + ", ".join(
+                  f"{_pct(lat, .99):>8.1f}{1000 * cpu / max(n, 1):>8.2f}{sold:>6}"
+                  f"{oversold:>9}  " + ", ".join(
                       f"{k}={v}" for k, v in sorted(outcomes.items())))
         print("confirmed/s: confirmations over the whole phase, the sold-out answers "
-              "included; selling/s: confirmations until the last one was answered")
+              "included; selling/s: confirmations until the last one was answered; "
+              "cpu ms: the server process's CPU time per request (from /proc)")
         return 0 if ok else 1
     except httpx.HTTPError:
         log = Path(env["BOOKPULSE_VAR_DIR"]) / "server.log"
