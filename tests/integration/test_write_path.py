@@ -4,6 +4,7 @@ references that may collide, and the per-process cache of signed-in users' roles
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,9 +12,9 @@ import pytest
 from sqlalchemy import text
 
 from bookpulse.domain import refs
-from bookpulse.domain.errors import VersionConflict
+from bookpulse.domain.errors import KeyClaimed, VersionConflict
 from bookpulse.domain.lifecycle import EventType, Role, Status
-from bookpulse.domain.model import Booking, NewEvent
+from bookpulse.domain.model import Booking, KeyClaim, NewEvent
 from bookpulse.services import accounts
 from bookpulse.services import bookings as svc
 from tests.conftest import World
@@ -247,3 +248,150 @@ async def test_a_status_change_hands_over_the_events_as_the_log_reads_them(
         stored.last_event_id, "confirmed" if action == "confirm" else "cancelled",
         str(stored.status), stored.version)
     assert entry.to_status == entry.status and stored.version == 2
+
+
+# A booking of plain places: read without locks, then taken, added and committed in one
+# step (``UnitOfWork.add_with_places``; on PostgreSQL one statement).
+
+async def _state(world: World) -> dict[str, Any]:
+    """What a refused booking must leave as it was."""
+    return {
+        "taken": (await _rows(world, "SELECT taken FROM sessions WHERE id = :s",
+                              s=world.session))[0][0],
+        "head": (await _rows(world, "SELECT last_id FROM event_log_head"))[0][0],
+        "bookings": (await _rows(world, "SELECT count(*) FROM bookings"))[0][0],
+        "events": (await _rows(world, "SELECT count(*) FROM booking_events"))[0][0],
+        "keys": (await _rows(world, "SELECT count(*) FROM idempotency_keys"))[0][0],
+    }
+
+
+async def _copy_of_a_booking(world: World) -> Booking:
+    """A new booking like one the API made (its events: one, for the storage's sake)."""
+    made = (await world.book()).json()
+    async with world.container.db(write=False) as uow:
+        booking = await uow.bookings.get_by_ref(made["ref"])
+    assert booking is not None
+    booking.id, booking.ref, booking.last_event_id = 0, refs.new_reference(), None
+    return booking
+
+
+async def test_plain_places_are_taken_added_and_keyed_together(world: World) -> None:
+    before = await _state(world)
+    body = {"offering_id": world.offering, "session_id": world.session, "quantity": 3,
+            "notes": "Zoë's birthday"}
+    headers = {**world.headers["customer_a"], "Idempotency-Key": "plain-1"}
+    r = await world.client.post("/api/v1/bookings", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    after = await _state(world)
+    assert after == {**before, "taken": before["taken"] + 3, "head": before["head"] + 1,
+                     "bookings": before["bookings"] + 1, "events": before["events"] + 1,
+                     "keys": before["keys"] + 1}
+    row = (await _rows(world, "SELECT id, status, quantity, last_event_id, version, "
+                              "hold_until, details FROM bookings WHERE ref = :r",
+                       r=made["ref"]))[0]
+    assert (row.status, row.quantity, row.version) == ("pending", 3, 1)
+    details = json.loads(row.details) if isinstance(row.details, str) else row.details
+    assert details == {"notes": "Zoë's birthday"}
+    assert row.hold_until is not None and row.last_event_id == after["head"]
+    event = (await _rows(world, "SELECT id, booking_id, type, booking_version, data "
+                                "FROM booking_events WHERE booking_id = :b", b=row.id))[0]
+    data = json.loads(event.data) if isinstance(event.data, str) else event.data
+    assert (event.id, event.type, event.booking_version) == (after["head"], "created", 1)
+    assert data["quantity"] == 3 and event.booking_id == row.id
+    key = (await _rows(world, "SELECT body FROM idempotency_keys WHERE key = 'plain-1'"))[0]
+    stored = json.loads(key.body) if isinstance(key.body, str) else key.body
+    assert stored == {"ref": made["ref"]}
+    again = await world.client.post("/api/v1/bookings", json=body, headers=headers)
+    assert again.status_code == 201 and again.json()["ref"] == made["ref"]
+    assert await _state(world) == after
+
+
+async def test_a_retry_after_the_sale_is_over_still_gets_its_booking(world: World) -> None:
+    """The key answers before the places are looked at: a client retrying a booking that
+    went through gets it, though nothing is left now."""
+    body = {"offering_id": world.offering, "session_id": world.session, "quantity": 2}
+    headers = {**world.headers["customer_a"], "Idempotency-Key": "late-retry"}
+    made = await world.client.post("/api/v1/bookings", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    rest = await world.book("customer_b", quantity=48)
+    assert rest.status_code == 201, rest.text
+    assert (await world.book("customer_b")).json()["type"].endswith("/sold-out")
+    again = await world.client.post("/api/v1/bookings", json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["ref"] == made.json()["ref"]
+    other = await world.client.post("/api/v1/bookings", json={**body, "quantity": 1},
+                                    headers=headers)
+    assert other.status_code == 409
+    assert other.json()["type"].endswith("/idempotency-key-reused")
+
+
+async def test_places_gone_between_the_read_and_the_write_leave_nothing_behind(
+        world: World) -> None:
+    booking = await _copy_of_a_booking(world)
+    async with world.container.db(write=True) as uow:
+        await uow.session.execute(text("UPDATE sessions SET taken = capacity WHERE id = :s"),
+                                  {"s": world.session})
+        await uow.session.commit()
+    before = await _state(world)
+    now = world.container.clock.now()
+    async with world.container.db(write=True) as uow:
+        uow.events.append(_status_event(booking, now))
+        assert await uow.add_with_places(booking, now=now, claim=None) is None
+        assert uow.events.pending == []
+    assert await _state(world) == before
+
+
+async def test_a_session_started_meanwhile_is_not_booked(world: World) -> None:
+    booking = await _copy_of_a_booking(world)
+    before = await _state(world)
+    later = booking.start_at + timedelta(seconds=1)
+    async with world.container.db(write=True) as uow:
+        uow.events.append(_status_event(booking, later))
+        assert await uow.add_with_places(booking, now=later, claim=None) is None
+    assert await _state(world) == before
+
+
+async def test_a_claimed_key_gives_back_the_places(world: World) -> None:
+    """A key claimed already (by a request that ran at the same time) fails the whole
+    step: the places it took are back, no booking, no event, no id spent."""
+    booking = await _copy_of_a_booking(world)
+    user_id = booking.customer_id
+    assert user_id is not None
+    now = world.container.clock.now()
+    async with world.container.db(write=True) as uow:
+        assert await uow.idempotency.claim(user_id=user_id, key="taken-key",
+                                           request_hash="h", status=201,
+                                           body={"ref": "BP-OTHER1"}, now=now) is None
+        await uow.commit()
+    before = await _state(world)
+    with pytest.raises(KeyClaimed):
+        async with world.container.db(write=True) as uow:
+            uow.events.append(_status_event(booking, now))
+            await uow.add_with_places(booking, now=now, claim=KeyClaim(
+                user_id=user_id, key="taken-key", request_hash="h"))
+    assert await _state(world) == before
+
+
+async def test_plain_places_hand_over_their_events_as_the_log_reads_them(
+        world: World) -> None:
+    booking = await _copy_of_a_booking(world)
+    db, now = world.container.db, world.container.clock.now()
+    sink = _Sink()
+    db.live_sink = sink
+    try:
+        async with db(write=True) as uow:
+            uow.events.append(_status_event(booking, now))
+            uow.events.append(replace(_status_event(booking, now), type=EventType.DELAYED,
+                                      reason="Late"))
+            made = await uow.add_with_places(booking, now=now, claim=None)
+    finally:
+        db.live_sink = None
+    assert made is not None and made.id > 0
+    async with db(write=False) as uow:
+        logged = await uow.live.entries_after(made.last_event_id - 2,
+                                              up_to=made.last_event_id, limit=10,
+                                              everything=True)
+    assert sink.entries == logged and len(logged) == 2
+    assert [e.booking_id for e in logged] == [made.id, made.id]
+    assert logged[-1].id == made.last_event_id and logged[0].ref == made.ref

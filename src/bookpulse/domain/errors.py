@@ -112,3 +112,9 @@ class AlreadyExists(Conflict):
 class RateLimited(BookingError):
     code = "rate-limited"
     title = "Too many attempts"
+
+
+class KeyClaimed(Exception):
+    """The idempotency key of a booking being added was claimed already, by an earlier
+    request (``UnitOfWork.add_with_places``): nothing was written. Never reaches a
+    client; the caller answers with what the earlier request made."""

@@ -117,6 +117,15 @@ class NewEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyClaim:
+    """An idempotency key to claim with the booking it makes (``IdempotencyRepo``)."""
+
+    user_id: int
+    key: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     name: str
     email: str

@@ -15,10 +15,12 @@ from typing import Any
 
 from bookpulse.domain import refs
 from bookpulse.domain.errors import (
+    BookingError,
     DuplicateRequest,
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    KeyClaimed,
     NotFound,
     PolicyViolation,
     VersionConflict,
@@ -37,9 +39,11 @@ from bookpulse.domain.model import (
     Booking,
     BookingRequest,
     Contact,
+    KeyClaim,
     Kind,
     NewEvent,
     Principal,
+    Reservation,
     Shape,
 )
 from bookpulse.domain.policy import CancellationPolicy
@@ -121,65 +125,139 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
     also when both run at once (the key is claimed first; see ``IdempotencyRepo.claim``);
     the same key with a different request body is refused.
     """
+    key = idempotency_key if principal.user_id is not None else None
+    if inventory.may_be_plain(request):
+        made = await _create_plain(db=db, principal=principal, request=request, now=now,
+                                   contact=contact, key=key, request_hash=request_hash)
+        if made is not None:
+            return made
     async with db(write=True) as uow:
         ref = refs.new_reference()  # a taken one is replaced by bookings.add
-        key = idempotency_key if principal.user_id is not None else None
         if key is not None:
             seen = await uow.idempotency.claim(
                 user_id=principal.user_id, key=key, request_hash=request_hash or "",
                 status=201, body={"ref": ref}, now=now)
             if seen is not None:
-                if request_hash is not None and seen["request_hash"] != request_hash:
-                    raise DuplicateRequest()
-                booking = await uow.bookings.get_by_ref(seen["body"]["ref"])
-                if booking is None:  # pragma: no cover - bookings are never deleted
-                    raise NotFound("No such booking.")
-                return booking
+                return await _replayed(uow, seen, request_hash)
         offering = await _offering(uow, request.offering_id, principal)
         customer_id, who = await _customer(uow, principal, offering, contact)
         handler = inventory.handler_for(offering.shape)
         reservation = await handler.reserve(uow, offering=offering, request=request, now=now)
-        auto = bool(offering.auto_confirm)
-        details = dict(reservation.details)
-        if request.notes:
-            details["notes"] = request.notes[:2000]
-        # An automatically confirmed booking is stored confirmed at once (version 2); its
-        # history still shows both steps: created (pending), then confirmed by the system.
-        booking = await uow.bookings.add(Booking(
-            id=0, ref=ref, org_id=offering.org_id, offering_id=offering.id,
-            session_id=reservation.session_id, customer_id=customer_id,
-            customer_name=who.name, customer_email=who.email.lower(),
-            customer_phone=who.phone, kind=Kind(offering.kind), shape=Shape(offering.shape),
-            status=Status.CONFIRMED if auto else Status.PENDING,
-            payment_status=PaymentStatus.UNPAID,
-            quantity=reservation.quantity, start_at=reservation.start_at,
-            end_at=reservation.end_at, price_total=reservation.price_total,
-            currency=offering.currency,
-            hold_until=None if auto else now + timedelta(minutes=offering.hold_minutes),
-            policy=CancellationPolicy(free_until_hours=offering.cancel_free_hours),
-            details=details, version=2 if auto else 1, last_event_id=None, created_at=now,
-            updated_at=now,
-        ))
-        creator_role = principal.role_in(offering.org_id) or Role.CUSTOMER
-        created = _event(
-            booking, type=EventType.CREATED, principal=principal, role=creator_role,
-            from_status=None, to_status=Status.PENDING, now=now,
-            data={"quantity": booking.quantity, "price_total": booking.price_total,
-                  "start_at": booking.start_at.isoformat(), **reservation.details},
-        )
-        uow.events.append(replace(created, booking_version=1))
-        if auto:
-            uow.events.append(_event(
-                booking, type=EventType.CONFIRMED, principal=Principal.system(),
-                role=Role.SYSTEM, from_status=Status.PENDING, to_status=Status.CONFIRMED,
-                now=now, actor_name=AUTO_CONFIRM_ACTOR,
-            ))
+        booking = await uow.bookings.add(_new_booking(
+            ref=ref, offering=offering, reservation=reservation, request=request,
+            customer_id=customer_id, who=who, now=now))
+        for event in _creation_events(booking, reservation, principal=principal, now=now):
+            uow.events.append(event)
         if key is not None and booking.ref != ref:
             await uow.idempotency.set_body(user_id=principal.user_id, key=key,
                                            body={"ref": booking.ref})
         await uow.commit()
         booking.last_event_id = uow.events.appended_ids[-1]
         return booking
+
+
+async def _create_plain(*, db: UnitOfWorkFactory, principal: Principal,
+                        request: BookingRequest, now: datetime, contact: Contact | None,
+                        key: str | None, request_hash: str | None) -> Booking | None:
+    """A number of places of one session, nothing more (the booking of an on-sale rush):
+    read without locks, then taken, added and committed in one step (on PostgreSQL one
+    statement, which holds the session's row lock only while it runs). None when this
+    path cannot decide (not plain places after all, the session changed meanwhile, the
+    key's first booking is gone): the general path then decides, and says what is wrong.
+    """
+    claim = (KeyClaim(user_id=principal.user_id, key=key, request_hash=request_hash or "")
+             if key is not None and principal.user_id is not None else None)
+    async with db(write=False) as uow:
+        try:
+            offering = await _offering(uow, request.offering_id, principal)
+            if Shape(offering.shape) is not Shape.CAPACITY:
+                return None
+            reservation = await inventory.capacity_handler().quote_plain(
+                uow, offering=offering, request=request, now=now)
+            if reservation is None:
+                return None
+            customer_id, who = await _customer(uow, principal, offering, contact)
+        except BookingError:
+            # A retried request whose first one succeeded gets that booking, even if it
+            # could not be made now (sold out since).
+            seen = (await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
+                    if claim is not None else None)
+            if seen is None:
+                raise
+            return await _replayed(uow, seen, request_hash)
+    booking = _new_booking(ref=refs.new_reference(), offering=offering,
+                           reservation=reservation, request=request,
+                           customer_id=customer_id, who=who, now=now)
+    try:
+        async with db(write=True) as uow:
+            for event in _creation_events(booking, reservation, principal=principal, now=now):
+                uow.events.append(event)
+            return await uow.add_with_places(booking, now=now, claim=claim)
+    except KeyClaimed:
+        assert claim is not None
+        async with db(write=False) as uow:
+            seen = await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
+            if seen is None:  # purged since: the general path claims it again
+                return None
+            return await _replayed(uow, seen, request_hash)
+
+
+async def _replayed(uow: Any, seen: dict[str, Any], request_hash: str | None) -> Booking:
+    """The booking an earlier request with the same idempotency key made."""
+    if request_hash is not None and seen["request_hash"] != request_hash:
+        raise DuplicateRequest()
+    booking = await uow.bookings.get_by_ref(seen["body"]["ref"])
+    if booking is None:  # pragma: no cover - bookings are never deleted
+        raise NotFound("No such booking.")
+    return booking
+
+
+def _new_booking(*, ref: str, offering: Any, reservation: Reservation,
+                 request: BookingRequest, customer_id: int | None, who: Contact,
+                 now: datetime) -> Booking:
+    """The booking a reservation makes. An automatically confirmed booking is stored
+    confirmed at once (version 2); its history still shows both steps (created, then
+    confirmed by the system: ``_creation_events``)."""
+    auto = bool(offering.auto_confirm)
+    details = dict(reservation.details)
+    if request.notes:
+        details["notes"] = request.notes[:2000]
+    return Booking(
+        id=0, ref=ref, org_id=offering.org_id, offering_id=offering.id,
+        session_id=reservation.session_id, customer_id=customer_id,
+        customer_name=who.name, customer_email=who.email.lower(),
+        customer_phone=who.phone, kind=Kind(offering.kind), shape=Shape(offering.shape),
+        status=Status.CONFIRMED if auto else Status.PENDING,
+        payment_status=PaymentStatus.UNPAID,
+        quantity=reservation.quantity, start_at=reservation.start_at,
+        end_at=reservation.end_at, price_total=reservation.price_total,
+        currency=offering.currency,
+        hold_until=None if auto else now + timedelta(minutes=offering.hold_minutes),
+        policy=CancellationPolicy(free_until_hours=offering.cancel_free_hours),
+        details=details, version=2 if auto else 1, last_event_id=None, created_at=now,
+        updated_at=now,
+    )
+
+
+def _creation_events(booking: Booking, reservation: Reservation, *, principal: Principal,
+                     now: datetime) -> list[NewEvent]:
+    """``created`` (pending), and ``confirmed`` by the system when the offering confirms
+    automatically (the booking is then stored at version 2)."""
+    creator_role = principal.role_in(booking.org_id) or Role.CUSTOMER
+    created = _event(
+        booking, type=EventType.CREATED, principal=principal, role=creator_role,
+        from_status=None, to_status=Status.PENDING, now=now,
+        data={"quantity": booking.quantity, "price_total": booking.price_total,
+              "start_at": booking.start_at.isoformat(), **reservation.details},
+    )
+    events = [replace(created, booking_version=1)]
+    if booking.status == Status.CONFIRMED:
+        events.append(_event(
+            booking, type=EventType.CONFIRMED, principal=Principal.system(),
+            role=Role.SYSTEM, from_status=Status.PENDING, to_status=Status.CONFIRMED,
+            now=now, actor_name=AUTO_CONFIRM_ACTOR,
+        ))
+    return events
 
 
 async def _load(uow: Any, ref: str, principal: Principal) -> tuple[Booking, Role]:

@@ -41,24 +41,46 @@ class CapacityInventory:
             raise SoldOut("This date is no longer on sale.", session_id=session_id)
         return session
 
-    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
-                      now: datetime) -> Reservation:
+    async def _bookable(self, uow: Any, offering: Any, request: BookingRequest,
+                        now: datetime) -> Any:
+        """The session, if ``request.quantity`` places of it may be booked now, as read
+        (no lock: a conditional update takes them)."""
         session = await self._session(uow, offering, request.session_id)
         if session.start_at <= now:
             raise InvalidInput("This date has already started.", field="session_id")
         if request.quantity < 1:
             raise InvalidInput("Quantity must be at least 1.", field="quantity")
         left = max(session.capacity - session.taken, 0)
-        # Short already when read: no need to try the update (the sold-out answer of a
-        # rush stays one statement cheaper); else the conditional update decides.
-        if left < request.quantity or not await uow.capacity.take(
-                session_id=session.id, quantity=request.quantity):
-            raise SoldOut(f"Only {left} place(s) left." if left else "Sold out.",
-                          session_id=session.id, available=left)
+        if left < request.quantity:
+            # Short already when read: no need to try the update (the sold-out answer of
+            # a rush stays cheaper).
+            raise sold_out(session.id, left)
+        return session
+
+    @staticmethod
+    def _reservation(offering: Any, session: Any, quantity: int) -> Reservation:
         return Reservation(start_at=session.start_at, end_at=session.end_at,
-                           quantity=request.quantity,
-                           price_total=offering.price * request.quantity,
+                           quantity=quantity, price_total=offering.price * quantity,
                            session_id=session.id, details={})
+
+    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
+                      now: datetime) -> Reservation:
+        session = await self._bookable(uow, offering, request, now)
+        if not await uow.capacity.take(session_id=session.id, quantity=request.quantity):
+            raise sold_out(session.id, max(session.capacity - session.taken, 0))
+        return self._reservation(offering, session, request.quantity)
+
+    async def quote_plain(self, uow: Any, *, offering: Any, request: BookingRequest,
+                          now: datetime) -> Reservation | None:
+        """What a request for plain places (a quantity at the offering's price, no ticket
+        types) would get, from the session as read now: for
+        ``UnitOfWork.add_with_places``, whose conditional update then takes the places.
+        None when the request is not plain places; raises what ``reserve`` raises when
+        the session cannot be booked or is short already."""
+        if request.tickets or request.session_id is None:
+            return None
+        session = await self._bookable(uow, offering, request, now)
+        return self._reservation(offering, session, request.quantity)
 
     async def release(self, uow: Any, *, booking: Booking) -> None:
         if booking.session_id is not None:
@@ -71,6 +93,11 @@ class CapacityInventory:
             uow, offering=offering, request=replace(request, session_id=new_session), now=now)
         await self.release(uow, booking=booking)
         return reservation
+
+
+def sold_out(session_id: int, left: int) -> SoldOut:
+    return SoldOut(f"Only {left} place(s) left." if left else "Sold out.",
+                   session_id=session_id, available=left)
 
 
 _HANDLERS: dict[Shape, ShapeInventory] = {Shape.CAPACITY: CapacityInventory()}
@@ -115,6 +142,18 @@ async def after_added(uow: Any, *, offering_id: int, now: datetime,
 
 def register(shape: Shape, handler: ShapeInventory) -> None:
     _HANDLERS[shape] = handler
+
+
+def may_be_plain(request: BookingRequest) -> bool:
+    """Whether a request can be for plain places of a session (``quote_plain``); its
+    offering's shape decides."""
+    return request.session_id is not None and request.quantity >= 1 and not request.tickets
+
+
+def capacity_handler() -> CapacityInventory:
+    handler = _HANDLERS[Shape.CAPACITY]
+    assert isinstance(handler, CapacityInventory)
+    return handler
 
 
 def handler_for(shape: Shape | str) -> ShapeInventory:

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bookpulse.domain.lifecycle import PaymentStatus, Status
-from bookpulse.domain.model import Booking, NewEvent
+from bookpulse.domain.model import Booking, KeyClaim, NewEvent
 
 
 class Clock(Protocol):
@@ -93,6 +93,15 @@ class UnitOfWork(Protocol):
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
         """``bookings.save``, written together with the unit's events at commit where the
         store can (``VersionConflict`` then)."""
+
+    async def add_with_places(self, booking: Booking, *, now: datetime,
+                              claim: KeyClaim | None) -> Booking | None:
+        """Take ``booking.quantity`` places of its session (a scheduled one of its
+        offering, not started at ``now``, with room), add the booking with the unit's
+        events (their ``booking_id`` is the new booking's) and claim the idempotency key
+        for it, then commit: all of it or nothing. Returns the booking with its id and
+        last event id, or None when the places were not there. Raises ``KeyClaimed``
+        when the key was claimed already. The unit must have written nothing before."""
 
     async def commit(self) -> None: ...
 

@@ -50,7 +50,7 @@ _BY_ID_FOR_UPDATE = _BY_ID.with_for_update()
 #: SET takes the columns named in the parameters (``MUTABLE`` and ``version``).
 _SAVE = update(_B).where(_B.c.id == bindparam("b_id"),
                          _B.c.version == bindparam("b_expected"))
-#: VALUES takes the columns named in the parameters (``_row_values``).
+#: VALUES takes the columns named in the parameters (``row_values``).
 _INSERT_PG, _INSERT_SQLITE = (
     dialect_insert(_B).on_conflict_do_nothing(index_elements=["ref"]).returning(_B.c.id)
     for dialect_insert in (postgresql.insert, sqlite.insert))
@@ -87,7 +87,8 @@ def mutable_values(b: Booking) -> dict[str, Any]:
     return values
 
 
-def _row_values(b: Booking) -> dict[str, Any]:
+def row_values(b: Booking) -> dict[str, Any]:
+    """A new booking's columns (all but ``id`` and ``last_event_id``)."""
     return {
         "ref": b.ref, "org_id": b.org_id, "offering_id": b.offering_id,
         "session_id": b.session_id, "customer_id": b.customer_id,
@@ -124,7 +125,7 @@ class BookingRepo:
         real at millions of bookings), draw another. ``ON CONFLICT DO NOTHING`` keeps
         the transaction usable on PostgreSQL, and costs no extra round trip when the
         reference is free."""
-        values = _row_values(booking)
+        values = row_values(booking)
         while True:
             new_id = (await self.s.execute(self._insert, values)).scalar_one_or_none()
             if new_id is not None:

@@ -31,10 +31,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
 
+from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -46,8 +48,9 @@ from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
 from bookpulse.adapters.db.tickets_repo import TicketRepo
 from bookpulse.adapters.realtime.messages import dumps
-from bookpulse.domain.errors import VersionConflict
-from bookpulse.domain.model import Booking, NewEvent
+from bookpulse.domain import refs
+from bookpulse.domain.errors import KeyClaimed, VersionConflict
+from bookpulse.domain.model import Booking, KeyClaim, NewEvent
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +209,14 @@ class SqlUnitOfWork:
             await self._save_staged()
         written = await self._write_events(pending) if pending else None
         await self.session.commit()
-        if not pending:
-            return
+        if pending:
+            await self._committed(pending, written)
+
+    async def _committed(self, pending: list[NewEvent],
+                         written: list[int] | _Final | None) -> None:
+        """After the commit of ``pending`` (``written``: what ``_write_events`` returned):
+        their final ids, and their delivery to the live stream and the broker, which
+        runs when the unit of work ends."""
         self.events.pending = []
         sink = self._db.live_sink
         hand_over = sink is not None and sink.wants_entries()
@@ -240,6 +249,65 @@ class SqlUnitOfWork:
 
         self._deliveries.append(_deliver)
 
+    async def add_with_places(self, booking: Booking, *, now: datetime,
+                              claim: KeyClaim | None) -> Booking | None:
+        """See ``ports.UnitOfWork.add_with_places``. On PostgreSQL one statement, its
+        whole transaction (``_PG_ADD_WITH_PLACES_SQL``): the session's row is locked by
+        its conditional update and the head's by the final ids, each only while the
+        statement runs. On SQLite the same steps in this unit's transaction."""
+        pending = self.events.pending
+        if self._db.sqlite:
+            return await self._add_with_places_stepwise(booking, now=now, claim=claim)
+        driver = await self._driver()
+        if driver.is_in_transaction() or self._staged is not None:
+            raise RuntimeError("add_with_places must be the unit of work's only write")
+        payload = _events_payload(pending)
+        while True:
+            try:
+                rows = await driver.fetch(
+                    _PG_ADD_WITH_PLACES_SQL, payload, dumps(repos.row_values(booking)),
+                    len(pending), booking.quantity, booking.session_id,
+                    booking.offering_id, now, claim.user_id if claim else None,
+                    claim.key if claim else None, claim.request_hash if claim else None)
+            except UniqueViolationError as exc:
+                if exc.constraint_name == "uq_bookings_ref":  # rare: draw another
+                    booking.ref = refs.new_reference()
+                    continue
+                if exc.constraint_name == "uq_idempotency_keys_user_id":
+                    raise KeyClaimed() from None
+                raise
+            break
+        if not rows:  # no places (any more): nothing was written
+            self.events.pending = []
+            return None
+        written = _Final([LogEntry(*r) for r in rows])
+        booking.id = written.entries[0].booking_id
+        await self._committed(pending, written)
+        booking.last_event_id = self.events.appended_ids[-1]
+        return booking
+
+    async def _add_with_places_stepwise(self, booking: Booking, *, now: datetime,
+                                        claim: KeyClaim | None) -> Booking | None:
+        if await self.shapes.take_places(session_id=booking.session_id,
+                                         offering_id=booking.offering_id,
+                                         quantity=booking.quantity, now=now) is None:
+            self.events.pending = []
+            return None
+        ref = booking.ref
+        if claim is not None and await self.idempotency.claim(
+                user_id=claim.user_id, key=claim.key, request_hash=claim.request_hash,
+                status=201, body={"ref": ref}, now=now) is not None:
+            raise KeyClaimed()  # the unit of work's end rolls the places back
+        await self.bookings.add(booking)
+        if claim is not None and booking.ref != ref:
+            await self.idempotency.set_body(user_id=claim.user_id, key=claim.key,
+                                            body={"ref": booking.ref})
+        self.events.pending = [replace(e, booking_id=booking.id)
+                               for e in self.events.pending]
+        await self.commit()
+        booking.last_event_id = self.events.appended_ids[-1]
+        return booking
+
     async def rollback(self) -> None:
         await self.session.rollback()
         self.events.pending = []
@@ -249,22 +317,12 @@ class SqlUnitOfWork:
         """Write the events. On PostgreSQL returns their provisional ids (the final ones
         exist only after COMMIT), or ``_Final`` when one statement wrote and committed
         them with their final ids; on SQLite sets ``appended_ids`` and returns None."""
-        rows = [{
-            "booking_id": e.booking_id, "org_id": e.org_id, "customer_id": e.customer_id,
-            "offering_id": e.offering_id, "type": str(e.type),
-            "from_status": str(e.from_status) if e.from_status else None,
-            "to_status": str(e.to_status) if e.to_status else None,
-            "actor_id": e.actor_id, "actor_name": e.actor_name,
-            "actor_role": str(e.actor_role), "reason": e.reason, "data": e.data,
-            "booking_version": e.booking_version, "created_at": e.created_at,
-        } for e in pending]
         if self._db.sqlite:
-            first = await self._write_events_stepwise(rows)
-            self.events.appended_ids = list(range(first, first + len(rows)))
+            first = await self._write_events_stepwise(_event_rows(pending))
+            self.events.appended_ids = list(range(first, first + len(pending)))
             return None
         await self.session.flush()  # rows the events refer to must exist first
-        payload = json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
-                              for i, r in enumerate(rows)])
+        payload = _events_payload(pending)
         # One statement of fixed text, sent without SQLAlchemy's execution layers. When
         # nothing was written before it, no transaction is open and this statement is
         # the whole of it: PostgreSQL commits it at once, and the COMMIT below has
@@ -327,6 +385,24 @@ class SqlUnitOfWork:
                 .values(last_event_id=event_id)
             )
         return int(first)
+
+
+def _event_rows(pending: list[NewEvent]) -> list[dict[str, Any]]:
+    return [{
+        "booking_id": e.booking_id, "org_id": e.org_id, "customer_id": e.customer_id,
+        "offering_id": e.offering_id, "type": str(e.type),
+        "from_status": str(e.from_status) if e.from_status else None,
+        "to_status": str(e.to_status) if e.to_status else None,
+        "actor_id": e.actor_id, "actor_name": e.actor_name,
+        "actor_role": str(e.actor_role), "reason": e.reason, "data": e.data,
+        "booking_version": e.booking_version, "created_at": e.created_at,
+    } for e in pending]
+
+
+def _events_payload(pending: list[NewEvent]) -> str:
+    """PostgreSQL: the events as the statements below read them (``_PG_EVENT_ROWS``)."""
+    return json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
+                       for i, r in enumerate(_event_rows(pending))])
 
 
 #: PostgreSQL: the events with provisional ids, in order; the deferred trigger of
@@ -403,6 +479,55 @@ WITH locked AS (
 )
 SELECT {live_repo.entry_columns_sql("e", "s")}
 FROM appended AS e JOIN saved AS s ON s.id = e.booking_id
+ORDER BY e.id
+"""  # noqa: S608
+
+
+#: ``add_with_places`` on PostgreSQL: a booking of plain places as one whole transaction.
+#: The session's row is updated if it still has $4 places for this booking (the
+#: conditions of ``inventory_repo._TAKE_PLACES``: $5 session of $6 offering, scheduled,
+#: not started at $7), which locks it; then the head row gives the $3 events their final
+#: ids (session before head, as in every other writer: no deadlock), the booking ($2, the
+#: columns of ``repos.row_values``) goes in pointing at the last, its events ($1) with
+#: its id, and the idempotency key ($8 user, $9 key or NULL, $10 request hash) with its
+#: reference. A reference or key taken already fails the whole statement (unique
+#: violation) and nothing is written; no places, and it writes nothing and returns no
+#: row. Returns the columns of ``live_repo.LogEntry``. (Built at import from fixed names.)
+_BOOKING_COLUMNS = ("ref", "org_id", "offering_id", "session_id", "customer_id",
+                    "customer_name", "customer_email", "customer_phone", "kind", "shape",
+                    "status", "payment_status", "quantity", "start_at", "end_at",
+                    "price_total", "currency", "hold_until", "policy", "details", "version",
+                    "created_at", "updated_at")
+_PG_ADD_WITH_PLACES_SQL = f"""
+WITH took AS (
+    UPDATE sessions SET taken = taken + $4::int
+    WHERE id = $5::bigint AND offering_id = $6::bigint AND status = 'scheduled'
+      AND start_at > $7::timestamptz AND taken + $4::int <= capacity
+    RETURNING id
+), head AS (
+    UPDATE event_log_head SET last_id = last_id + $3::int
+    WHERE id = 1 AND EXISTS (SELECT FROM took)
+    RETURNING last_id
+), made AS (
+    INSERT INTO bookings ({", ".join(_BOOKING_COLUMNS)}, last_event_id)
+    SELECT {", ".join(f"v.{c}" for c in _BOOKING_COLUMNS)}, h.last_id
+    FROM head AS h, jsonb_populate_record(NULL::bookings, CAST($2 AS jsonb)) AS v
+    RETURNING id, ref, shape, status, session_id, start_at, end_at, quantity, details
+), claimed AS (
+    INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, body,
+                                  created_at)
+    SELECT $8::int, $9::text, $10::text, 201, jsonb_build_object('ref', m.ref),
+           $7::timestamptz
+    FROM made AS m WHERE $9::text IS NOT NULL
+), appended AS (
+    {_PG_INSERT_EVENTS}
+    SELECT h.last_id - $3::int + 1 + r.ord,
+           {", ".join("m.id" if f == "booking_id" else f"r.{f}" for f in _PG_EVENT_FIELDS)}
+    FROM head AS h, made AS m, {_PG_EVENT_ROWS}
+    RETURNING *
+)
+SELECT {live_repo.entry_columns_sql("e", "s")}
+FROM appended AS e JOIN made AS s ON s.id = e.booking_id
 ORDER BY e.id
 """  # noqa: S608
 
