@@ -1,5 +1,5 @@
-"""Small parts of the hot paths: a connection's mailbox, the cache of principals and the
-memory of verified access tokens."""
+"""Small parts of the hot paths: a connection's mailbox, the cache of principals, the
+memory of verified access tokens and the in-process locks of seat picking."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bookpulse.domain.errors import Unauthenticated
 from bookpulse.domain.lifecycle import Role
 from bookpulse.domain.model import Principal
 from bookpulse.services.accounts import PrincipalCache, forget_principals
+from bookpulse.services.inventory import KeyedLocks
 
 
 async def test_mailbox_keeps_order_bounds_its_size_and_wakes_one_waiter() -> None:
@@ -84,3 +85,40 @@ def test_remembered_tokens_still_expire_and_forged_ones_are_refused() -> None:
     for i in range(codec.VERIFIED_MAX + 10):  # the memory stays bounded
         codec.read(codec.issue(user_id=i, now=now + timedelta(seconds=i)), now=now)
     assert len(codec._verified) == codec.VERIFIED_MAX
+
+
+async def test_keyed_locks_serialize_one_key_not_others_and_are_dropped_after_use() -> None:
+    locks = KeyedLocks()
+    order: list[str] = []
+    a_inside = asyncio.Event()
+    release_a = asyncio.Event()
+
+    async def first() -> None:
+        async with locks.hold(1):
+            order.append("a in")
+            a_inside.set()
+            await release_a.wait()
+            order.append("a out")
+
+    async def same_key() -> None:
+        async with locks.hold(1):
+            order.append("b in")
+
+    async def other_key() -> None:
+        async with locks.hold(2):
+            order.append("c in")
+
+    a = asyncio.create_task(first())
+    await a_inside.wait()
+    b = asyncio.create_task(same_key())
+    await asyncio.wait_for(other_key(), 1)  # another key does not wait
+    await asyncio.sleep(0.01)
+    assert order == ["a in", "c in"] and len(locks) == 1  # b waits on key 1
+    release_a.set()
+    await asyncio.gather(a, b)
+    assert order == ["a in", "c in", "a out", "b in"]
+    assert len(locks) == 0
+    with pytest.raises(RuntimeError):
+        async with locks.hold(3):
+            raise RuntimeError("boom")
+    assert len(locks) == 0

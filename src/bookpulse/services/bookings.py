@@ -23,6 +23,7 @@ from bookpulse.domain.errors import (
     KeyClaimed,
     NotFound,
     PolicyViolation,
+    SeatTaken,
     VersionConflict,
 )
 from bookpulse.domain.lifecycle import (
@@ -126,8 +127,8 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
     the same key with a different request body is refused.
     """
     key = idempotency_key if principal.user_id is not None else None
-    if inventory.may_be_plain(request):
-        made = await _create_plain(db=db, principal=principal, request=request, now=now,
+    if inventory.may_take_one_step(request):
+        made = await _create_in_one_step(db=db, principal=principal, request=request, now=now,
                                    contact=contact, key=key, request_hash=request_hash)
         if made is not None:
             return made
@@ -156,13 +157,15 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
         return booking
 
 
-async def _create_plain(*, db: UnitOfWorkFactory, principal: Principal,
-                        request: BookingRequest, now: datetime, contact: Contact | None,
-                        key: str | None, request_hash: str | None) -> Booking | None:
-    """A number of places of one session, nothing more (the booking of an on-sale rush):
-    read without locks, then taken, added and committed in one step (on PostgreSQL one
+async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
+                              request: BookingRequest, now: datetime,
+                              contact: Contact | None, key: str | None,
+                              request_hash: str | None) -> Booking | None:
+    """Places of one session, or seats of one performance, nothing more (the bookings of
+    an on-sale rush): what the request gets is read without locks, then taken, added
+    and committed in one step (``UnitOfWork.add_with_places``; on PostgreSQL one
     statement, which holds the session's row lock only while it runs). None when this
-    path cannot decide (not plain places after all, the session changed meanwhile, the
+    path cannot decide (another shape, ticket types, the session changed meanwhile, the
     key's first booking is gone): the general path then decides, and says what is wrong.
     """
     claim = (KeyClaim(user_id=principal.user_id, key=key, request_hash=request_hash or "")
@@ -170,36 +173,54 @@ async def _create_plain(*, db: UnitOfWorkFactory, principal: Principal,
     async with db(write=False) as uow:
         try:
             offering = await _offering(uow, request.offering_id, principal)
-            if Shape(offering.shape) is not Shape.CAPACITY:
-                return None
-            reservation = await inventory.capacity_handler().quote_plain(
-                uow, offering=offering, request=request, now=now)
+            customer_id, who = await _customer(uow, principal, offering, contact)
+        except BookingError as error:
+            return await _replay_or_raise(uow, claim, request_hash, error)
+    handler = inventory.one_step_handler(offering.shape)
+    if handler is None:
+        return None
+    for _ in range(3):  # seats claimed by another process in between: pick again
+        async with handler.one_step_lock(request):
+            async with db(write=False) as uow:
+                try:
+                    reservation = await handler.quote(uow, offering=offering,
+                                                      request=request, now=now)
+                except BookingError as error:
+                    return await _replay_or_raise(uow, claim, request_hash, error)
             if reservation is None:
                 return None
-            customer_id, who = await _customer(uow, principal, offering, contact)
-        except BookingError:
-            # A retried request whose first one succeeded gets that booking, even if it
-            # could not be made now (sold out since).
-            seen = (await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
-                    if claim is not None else None)
-            if seen is None:
-                raise
-            return await _replayed(uow, seen, request_hash)
-    booking = _new_booking(ref=refs.new_reference(), offering=offering,
-                           reservation=reservation, request=request,
-                           customer_id=customer_id, who=who, now=now)
-    try:
-        async with db(write=True) as uow:
-            for event in _creation_events(booking, reservation, principal=principal, now=now):
-                uow.events.append(event)
-            return await uow.add_with_places(booking, now=now, claim=claim)
-    except KeyClaimed:
-        assert claim is not None
-        async with db(write=False) as uow:
-            seen = await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
-            if seen is None:  # purged since: the general path claims it again
-                return None
-            return await _replayed(uow, seen, request_hash)
+            booking = _new_booking(ref=refs.new_reference(), offering=offering,
+                                   reservation=reservation, request=request,
+                                   customer_id=customer_id, who=who, now=now)
+            try:
+                async with db(write=True) as uow:
+                    for event in _creation_events(booking, reservation,
+                                                  principal=principal, now=now):
+                        uow.events.append(event)
+                    return await uow.add_with_places(
+                        booking, now=now, claim=claim,
+                        seat_ids=reservation.details.get("seat_ids", ()))
+            except SeatTaken:
+                continue
+            except KeyClaimed:
+                async with db(write=False) as uow:
+                    return await _replay_or_raise(uow, claim, request_hash, None)
+    return None
+
+
+async def _replay_or_raise(uow: Any, claim: KeyClaim | None, request_hash: str | None,
+                           error: BookingError | None) -> Booking | None:
+    """What the key's first request made, when this one could not go on: a retried
+    request whose first one went through gets its booking, even if it could not be made
+    now (sold out since). With the key unused, ``error`` is raised (without one, None:
+    the key was claimed and purged since, and the general path claims it again)."""
+    seen = (await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
+            if claim is not None else None)
+    if seen is not None:
+        return await _replayed(uow, seen, request_hash)
+    if error is not None:
+        raise error
+    return None
 
 
 async def _replayed(uow: Any, seen: dict[str, Any], request_hash: str | None) -> Booking:

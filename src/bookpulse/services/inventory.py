@@ -8,7 +8,9 @@ inside a write unit of work and raise a ``Conflict`` subclass when inventory is 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -70,8 +72,12 @@ class CapacityInventory:
             raise sold_out(session.id, max(session.capacity - session.taken, 0))
         return self._reservation(offering, session, request.quantity)
 
-    async def quote_plain(self, uow: Any, *, offering: Any, request: BookingRequest,
-                          now: datetime) -> Reservation | None:
+    def one_step_lock(self, request: BookingRequest) -> AbstractAsyncContextManager[None]:
+        """Nothing to hold: the conditional update alone decides (``quote``)."""
+        return nullcontext()
+
+    async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
+                    now: datetime) -> Reservation | None:
         """What a request for plain places (a quantity at the offering's price, no ticket
         types) would get, from the session as read now: for
         ``UnitOfWork.add_with_places``, whose conditional update then takes the places.
@@ -144,16 +150,51 @@ def register(shape: Shape, handler: ShapeInventory) -> None:
     _HANDLERS[shape] = handler
 
 
-def may_be_plain(request: BookingRequest) -> bool:
-    """Whether a request can be for plain places of a session (``quote_plain``); its
-    offering's shape decides."""
+class OneStepInventory(Protocol):
+    """A shape whose bookings can be made in one step (``UnitOfWork.add_with_places``):
+    places of a session, and the seats among them. ``quote`` reads what a request would
+    get, without locks; ``one_step_lock`` is held from the quote to the write."""
+
+    def one_step_lock(self, request: BookingRequest) -> AbstractAsyncContextManager[None]: ...
+
+    async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
+                    now: datetime) -> Reservation | None: ...
+
+
+def may_take_one_step(request: BookingRequest) -> bool:
+    """Whether a request can be for places of one session (or seats of one performance)
+    and nothing more; its offering's shape decides (``one_step_handler``)."""
     return request.session_id is not None and request.quantity >= 1 and not request.tickets
 
 
-def capacity_handler() -> CapacityInventory:
-    handler = _HANDLERS[Shape.CAPACITY]
-    assert isinstance(handler, CapacityInventory)
-    return handler
+def one_step_handler(shape: Shape | str) -> OneStepInventory | None:
+    handler = _HANDLERS.get(Shape(shape))
+    return handler if hasattr(handler, "quote") else None  # type: ignore[return-value]
+
+
+class KeyedLocks:
+    """In-process locks by key (a session id...), each dropped when no one holds or
+    awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Any, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
 
 
 def handler_for(shape: Shape | str) -> ShapeInventory:

@@ -95,13 +95,15 @@ class UnitOfWork(Protocol):
         store can (``VersionConflict`` then)."""
 
     async def add_with_places(self, booking: Booking, *, now: datetime,
-                              claim: KeyClaim | None) -> Booking | None:
+                              claim: KeyClaim | None,
+                              seat_ids: Sequence[int] = ()) -> Booking | None:
         """Take ``booking.quantity`` places of its session (a scheduled one of its
-        offering, not started at ``now``, with room), add the booking with the unit's
-        events (their ``booking_id`` is the new booking's) and claim the idempotency key
-        for it, then commit: all of it or nothing. Returns the booking with its id and
-        last event id, or None when the places were not there. Raises ``KeyClaimed``
-        when the key was claimed already. The unit must have written nothing before."""
+        offering, not started at ``now``, with room) and claim ``seat_ids`` of it, add
+        the booking with the unit's events (their ``booking_id`` is the new booking's)
+        and claim the idempotency key for it, then commit: all of it or nothing. Returns
+        the booking with its id and last event id, or None when the places were not
+        there. Raises ``SeatTaken`` when a seat was claimed already, ``KeyClaimed``
+        when the key was. The unit must have written nothing before."""
 
     async def commit(self) -> None: ...
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
@@ -38,6 +38,7 @@ from typing import Any, Protocol, TypeVar
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import insert, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
@@ -49,7 +50,7 @@ from bookpulse.adapters.db.models import BookingEvent, EventLogHead
 from bookpulse.adapters.db.tickets_repo import TicketRepo
 from bookpulse.adapters.realtime.messages import dumps
 from bookpulse.domain import refs
-from bookpulse.domain.errors import KeyClaimed, VersionConflict
+from bookpulse.domain.errors import KeyClaimed, SeatTaken, VersionConflict
 from bookpulse.domain.model import Booking, KeyClaim, NewEvent
 
 log = logging.getLogger(__name__)
@@ -250,14 +251,16 @@ class SqlUnitOfWork:
         self._deliveries.append(_deliver)
 
     async def add_with_places(self, booking: Booking, *, now: datetime,
-                              claim: KeyClaim | None) -> Booking | None:
+                              claim: KeyClaim | None,
+                              seat_ids: Sequence[int] = ()) -> Booking | None:
         """See ``ports.UnitOfWork.add_with_places``. On PostgreSQL one statement, its
         whole transaction (``_PG_ADD_WITH_PLACES_SQL``): the session's row is locked by
         its conditional update and the head's by the final ids, each only while the
         statement runs. On SQLite the same steps in this unit's transaction."""
         pending = self.events.pending
         if self._db.sqlite:
-            return await self._add_with_places_stepwise(booking, now=now, claim=claim)
+            return await self._add_with_places_stepwise(booking, now=now, claim=claim,
+                                                        seat_ids=seat_ids)
         driver = await self._driver()
         if driver.is_in_transaction() or self._staged is not None:
             raise RuntimeError("add_with_places must be the unit of work's only write")
@@ -268,13 +271,16 @@ class SqlUnitOfWork:
                     _PG_ADD_WITH_PLACES_SQL, payload, dumps(repos.row_values(booking)),
                     len(pending), booking.quantity, booking.session_id,
                     booking.offering_id, now, claim.user_id if claim else None,
-                    claim.key if claim else None, claim.request_hash if claim else None)
+                    claim.key if claim else None, claim.request_hash if claim else None,
+                    [str(i) for i in seat_ids])
             except UniqueViolationError as exc:
                 if exc.constraint_name == "uq_bookings_ref":  # rare: draw another
                     booking.ref = refs.new_reference()
                     continue
                 if exc.constraint_name == "uq_idempotency_keys_user_id":
                     raise KeyClaimed() from None
+                if exc.constraint_name == "uq_seat_claims_session_id":
+                    raise SeatTaken("A seat was taken meanwhile.") from None
                 raise
             break
         if not rows:  # no places (any more): nothing was written
@@ -287,12 +293,18 @@ class SqlUnitOfWork:
         return booking
 
     async def _add_with_places_stepwise(self, booking: Booking, *, now: datetime,
-                                        claim: KeyClaim | None) -> Booking | None:
+                                        claim: KeyClaim | None,
+                                        seat_ids: Sequence[int]) -> Booking | None:
         if await self.shapes.take_places(session_id=booking.session_id,
                                          offering_id=booking.offering_id,
                                          quantity=booking.quantity, now=now) is None:
             self.events.pending = []
             return None
+        if seat_ids:
+            try:  # the unit of work's end rolls the places back
+                await self.shapes.seats.claim(booking.session_id, seat_ids)
+            except IntegrityError:
+                raise SeatTaken("A seat was taken meanwhile.") from None
         ref = booking.ref
         if claim is not None and await self.idempotency.claim(
                 user_id=claim.user_id, key=claim.key, request_hash=claim.request_hash,
@@ -483,16 +495,17 @@ ORDER BY e.id
 """  # noqa: S608
 
 
-#: ``add_with_places`` on PostgreSQL: a booking of plain places as one whole transaction.
+#: ``add_with_places`` on PostgreSQL: a booking of places (or seats) as one transaction.
 #: The session's row is updated if it still has $4 places for this booking (the
 #: conditions of ``inventory_repo._TAKE_PLACES``: $5 session of $6 offering, scheduled,
 #: not started at $7), which locks it; then the head row gives the $3 events their final
 #: ids (session before head, as in every other writer: no deadlock), the booking ($2, the
 #: columns of ``repos.row_values``) goes in pointing at the last, its events ($1) with
-#: its id, and the idempotency key ($8 user, $9 key or NULL, $10 request hash) with its
-#: reference. A reference or key taken already fails the whole statement (unique
-#: violation) and nothing is written; no places, and it writes nothing and returns no
-#: row. Returns the columns of ``live_repo.LogEntry``. (Built at import from fixed names.)
+#: its id, the idempotency key ($8 user, $9 key or NULL, $10 request hash) with its
+#: reference, and the claims of its seats ($11, their ids as text). A reference, key or
+#: seat taken already fails the whole statement (unique violation) and nothing is
+#: written; no places, and it writes nothing and returns no row. Returns the columns of
+#: ``live_repo.LogEntry``. (Built at import from fixed names.)
 _BOOKING_COLUMNS = ("ref", "org_id", "offering_id", "session_id", "customer_id",
                     "customer_name", "customer_email", "customer_phone", "kind", "shape",
                     "status", "payment_status", "quantity", "start_at", "end_at",
@@ -519,6 +532,10 @@ WITH took AS (
     SELECT $8::int, $9::text, $10::text, 201, jsonb_build_object('ref', m.ref),
            $7::timestamptz
     FROM made AS m WHERE $9::text IS NOT NULL
+), seated AS (
+    INSERT INTO seat_claims (session_id, seat_id)
+    SELECT t.id, CAST(c.seat_id AS bigint)
+    FROM took AS t, unnest($11::text[]) AS c(seat_id)
 ), appended AS (
     {_PG_INSERT_EVENTS}
     SELECT h.last_id - $3::int + 1 + r.ord,

@@ -8,6 +8,7 @@ time per session. ``UNIQUE(session_id, seat_id)`` on the claims is the second gu
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,9 @@ from typing import Any
 from bookpulse.domain.errors import InvalidInput, NotFound, SoldOut
 from bookpulse.domain.model import Booking, BookingRequest, Reservation
 from bookpulse.domain.seating import best_available, choose_seats, price_of
+from bookpulse.services.inventory import KeyedLocks
+
+_PICKING = KeyedLocks()
 
 
 async def seated_session(uow: Any, offering: Any, session_id: int | None) -> Any:
@@ -30,8 +34,8 @@ async def seated_session(uow: Any, offering: Any, session_id: int | None) -> Any
 
 
 class SeatInventory:
-    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
-                      now: datetime) -> Reservation:
+    @staticmethod
+    def _wanted(request: BookingRequest) -> int:
         wanted = len(request.seat_ids) if request.seat_ids else request.quantity
         if request.seat_ids and request.best_available:
             raise InvalidInput("Choose seats or ask for the best available, not both.",
@@ -44,34 +48,72 @@ class SeatInventory:
         if request.session_id is None:
             raise InvalidInput("Choose a performance (session_id is required).",
                                field="session_id")
+        return wanted
+
+    @staticmethod
+    def _check(session: Any, wanted: int, now: datetime) -> None:
+        """Why ``wanted`` seats of this session cannot be taken now, if they cannot."""
+        if session.status != "scheduled":
+            raise SoldOut("This performance is no longer on sale.", session_id=session.id)
+        if session.start_at <= now:
+            raise InvalidInput("This performance has already started.", field="session_id")
+        left = max(session.capacity - session.taken, 0)
+        if left < wanted:
+            raise SoldOut("Not enough seats left.", session_id=session.id, available=left)
+
+    @staticmethod
+    async def _pick(uow: Any, layout_id: int, request: BookingRequest,
+                    wanted: int) -> list[Any]:
+        """The chosen seats if all are free (else ``SeatTaken``), or the best available."""
+        repo = uow.shapes.seats
+        assert request.session_id is not None
+        if request.seat_ids:
+            ids = list(request.seat_ids)
+            return choose_seats(await repo.seat_map(layout_id, ids),
+                                await repo.taken(request.session_id, ids), ids)
+        return best_available(await repo.cached_seat_map(layout_id),
+                              await repo.taken(request.session_id), wanted)
+
+    @staticmethod
+    def _reservation(session_id: int, start_at: datetime, end_at: datetime,
+                     seats: list[Any]) -> Reservation:
+        return Reservation(
+            start_at=start_at, end_at=end_at, quantity=len(seats),
+            price_total=price_of(seats), session_id=session_id,
+            details={"seat_ids": [s.id for s in seats], "seats": [s.label for s in seats],
+                     "categories": sorted({s.category_id for s in seats})})
+
+    async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
+                      now: datetime) -> Reservation:
+        wanted = self._wanted(request)
+        assert request.session_id is not None
         row = await uow.shapes.take_places(session_id=request.session_id,
                                            offering_id=offering.id, quantity=wanted, now=now)
         if row is None:
-            session = await seated_session(uow, offering, request.session_id)
-            if session.status != "scheduled":
-                raise SoldOut("This performance is no longer on sale.",
-                              session_id=session.id)
-            if session.start_at <= now:
-                raise InvalidInput("This performance has already started.",
-                                   field="session_id")
-            raise SoldOut("Not enough seats left.", session_id=session.id,
-                          available=max(session.capacity - session.taken, 0))
+            self._check(await seated_session(uow, offering, request.session_id), wanted, now)
+            raise SoldOut("Not enough seats left.", session_id=request.session_id)
         if row.layout_id is None:
             raise InvalidInput("This session has no seat map.", field="session_id")
-        repo = uow.shapes.seats
-        if request.seat_ids:
-            ids = list(request.seat_ids)
-            seats = choose_seats(await repo.seat_map(row.layout_id, ids),
-                                 await repo.taken(request.session_id, ids), ids)
-        else:
-            seats = best_available(await repo.cached_seat_map(row.layout_id),
-                                   await repo.taken(request.session_id), wanted)
-        await repo.claim(request.session_id, [s.id for s in seats])
-        return Reservation(
-            start_at=row.start_at, end_at=row.end_at, quantity=len(seats),
-            price_total=price_of(seats), session_id=request.session_id,
-            details={"seat_ids": [s.id for s in seats], "seats": [s.label for s in seats],
-                     "categories": sorted({s.category_id for s in seats})})
+        seats = await self._pick(uow, row.layout_id, request, wanted)
+        await uow.shapes.seats.claim(request.session_id, [s.id for s in seats])
+        return self._reservation(request.session_id, row.start_at, row.end_at, seats)
+
+    def one_step_lock(self, request: BookingRequest) -> AbstractAsyncContextManager[None]:
+        """Held from ``quote`` to the write of its booking: in this process, one booking
+        of a performance picks its seats at a time, from the claims as committed (the
+        claims' uniqueness guards against other processes)."""
+        return _PICKING.hold(request.session_id)
+
+    async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
+                    now: datetime) -> Reservation | None:
+        """The seats a request would get now, read without locks, for
+        ``UnitOfWork.add_with_places`` (which takes the places and claims the seats);
+        raises what ``reserve`` raises."""
+        wanted = self._wanted(request)
+        session = await seated_session(uow, offering, request.session_id)
+        self._check(session, wanted, now)
+        seats = await self._pick(uow, session.layout_id, request, wanted)
+        return self._reservation(session.id, session.start_at, session.end_at, seats)
 
     async def release(self, uow: Any, *, booking: Booking) -> None:
         seat_ids = [int(i) for i in booking.details.get("seat_ids") or ()]
