@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from bookpulse.adapters.realtime.hub import Close, LiveHub, Subscriber
 from bookpulse.domain.errors import VersionConflict
 from bookpulse.domain.lifecycle import EventType, Role
 from bookpulse.domain.model import NewEvent, Principal
+from bookpulse.domain.refs import new_reference
 from bookpulse.services import bookings as svc
 from tests.conftest import World
 from tests.e2e.live_support import eventually
@@ -215,11 +217,12 @@ async def race(world: World, *, writers: int, commits: int, write_one: Any,
 
 
 async def test_racing_writers_make_event_ids_visible_in_id_order(world: World) -> None:
-    """Three kinds of writer race: one holding its transaction open (a locking read first,
+    """Four kinds of writer race: one holding its transaction open (a locking read first,
     then a slow COMMIT: on PostgreSQL its ids are given inside COMMIT), one appending
-    events with nothing before them, and one changing a booking with its event and
-    nothing before (on PostgreSQL one statement taking its final ids itself; racing
-    changes of one booking get ``VersionConflict`` and write nothing)."""
+    events with nothing before them, one changing a booking with its event and nothing
+    before (on PostgreSQL one statement taking its final ids itself; racing changes of
+    one booking get ``VersionConflict`` and write nothing), and one adding a booking of
+    places with its events (one statement too, ADR 0010)."""
     refs = await alice_bookings(world, 4)
     db = world.container.db
     async with db(write=False) as uow:
@@ -235,7 +238,15 @@ async def test_racing_writers_make_event_ids_visible_in_id_order(world: World) -
             created_at=world.container.clock.now())
 
     async def write_one() -> None:
-        kind = random.choice(("open", "append", "change"))
+        kind = random.choice(("open", "append", "change", "book"))
+        if kind == "book":
+            new = replace(booking, id=0, ref=new_reference(), last_event_id=None)
+            async with db(write=True, one_statement=True) as uow:
+                uow.events.append(note(new))
+                if await uow.add_with_places(new, now=world.container.clock.now(),
+                                             claim=None) is not None:
+                    written[0] += 1
+            return
         try:
             async with db(write=True) as uow:
                 if kind == "change":

@@ -1,5 +1,6 @@
 """Small parts of the hot paths: a connection's mailbox, the cache of principals, the
-memory of verified access tokens and the in-process locks of seat picking."""
+memory of verified access tokens, the in-process locks of seat picking and the gate in
+front of the writers' connection pool."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from bookpulse.adapters.db.gate import FairGate
 from bookpulse.adapters.realtime.hub import Close, Mailbox, Outgoing
 from bookpulse.adapters.security import TokenCodec
 from bookpulse.domain.errors import Unauthenticated
@@ -122,3 +124,50 @@ async def test_keyed_locks_serialize_one_key_not_others_and_are_dropped_after_us
         async with locks.hold(3):
             raise RuntimeError("boom")
     assert len(locks) == 0
+
+
+async def test_fair_gate_lets_in_as_many_as_it_has_places_in_order_of_arrival() -> None:
+    gate = FairGate(2, timeout=5)
+    await gate.enter()
+    await gate.enter()
+    order: list[int] = []
+
+    async def wait(i: int) -> None:
+        await gate.enter()
+        order.append(i)
+
+    waiters = [asyncio.create_task(wait(i)) for i in range(3)]
+    await asyncio.sleep(0.01)
+    assert order == [] and gate.waiting == 3
+    gate.leave()  # handed to the first waiter, not to whoever asks next
+    late = asyncio.create_task(wait(99))
+    await asyncio.sleep(0.01)
+    assert order == [0] and gate.waiting == 3  # 1, 2 and the late one
+    gate.leave()
+    gate.leave()
+    await asyncio.sleep(0.01)
+    assert order == [0, 1, 2]
+    gate.leave()
+    await late
+    assert order == [0, 1, 2, 99] and gate.waiting == 0
+    await asyncio.gather(*waiters)
+
+
+async def test_fair_gate_gives_up_after_its_timeout_and_passes_on_a_place_given_too_late(
+        ) -> None:
+    gate = FairGate(1, timeout=0.05)
+    await gate.enter()
+    with pytest.raises(TimeoutError):
+        await gate.enter()
+    assert gate.waiting == 0
+    patient = FairGate(1, timeout=5)
+    await patient.enter()
+    cancelled = asyncio.create_task(patient.enter())
+    behind = asyncio.create_task(patient.enter())
+    await asyncio.sleep(0.01)
+    patient.leave()  # given to the first waiter, which is cancelled before it runs
+    cancelled.cancel()
+    await asyncio.wait_for(behind, 1)  # so the place went on to the next
+    assert cancelled.cancelled() and patient.waiting == 0
+    patient.leave()
+    await asyncio.wait_for(patient.enter(), 1)  # and nothing was lost

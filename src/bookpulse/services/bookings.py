@@ -170,41 +170,33 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
     """
     claim = (KeyClaim(user_id=principal.user_id, key=key, request_hash=request_hash or "")
              if key is not None and principal.user_id is not None else None)
-    async with db(write=False) as uow:
-        try:
-            offering = await _offering(uow, request.offering_id, principal)
-            customer_id, who = await _customer(uow, principal, offering, contact)
-        except BookingError as error:
-            return await _replay_or_raise(uow, claim, request_hash, error)
-    handler = inventory.one_step_handler(offering.shape)
-    if handler is None:
-        return None
     for _ in range(3):  # seats claimed by another process in between: pick again
-        async with handler.one_step_lock(request):
-            async with db(write=False) as uow:
-                try:
-                    reservation = await handler.quote(uow, offering=offering,
-                                                      request=request, now=now)
-                except BookingError as error:
-                    return await _replay_or_raise(uow, claim, request_hash, error)
-            if reservation is None:
-                return None
+        async with inventory.one_step_lock(request), db(write=True, one_statement=True) as uow:
+            try:
+                offering = await _offering(uow, request.offering_id, principal)
+                handler = inventory.one_step_handler(offering.shape)
+                if handler is None:
+                    return None
+                reservation = await handler.quote(uow, offering=offering, request=request,
+                                                  now=now)
+                if reservation is None:
+                    return None
+                customer_id, who = await _customer(uow, principal, offering, contact)
+            except BookingError as error:
+                return await _replay_or_raise(uow, claim, request_hash, error)
             booking = _new_booking(ref=refs.new_reference(), offering=offering,
                                    reservation=reservation, request=request,
                                    customer_id=customer_id, who=who, now=now)
+            for event in _creation_events(booking, reservation, principal=principal, now=now):
+                uow.events.append(event)
             try:
-                async with db(write=True) as uow:
-                    for event in _creation_events(booking, reservation,
-                                                  principal=principal, now=now):
-                        uow.events.append(event)
-                    return await uow.add_with_places(
-                        booking, now=now, claim=claim,
-                        seat_ids=reservation.details.get("seat_ids", ()))
+                return await uow.add_with_places(
+                    booking, now=now, claim=claim,
+                    seat_ids=reservation.details.get("seat_ids", ()))
             except SeatTaken:
                 continue
             except KeyClaimed:
-                async with db(write=False) as uow:
-                    return await _replay_or_raise(uow, claim, request_hash, None)
+                return await _replay_or_raise(uow, claim, request_hash, None)
     return None
 
 

@@ -72,10 +72,6 @@ class CapacityInventory:
             raise sold_out(session.id, max(session.capacity - session.taken, 0))
         return self._reservation(offering, session, request.quantity)
 
-    def one_step_lock(self, request: BookingRequest) -> AbstractAsyncContextManager[None]:
-        """Nothing to hold: the conditional update alone decides (``quote``)."""
-        return nullcontext()
-
     async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
                     now: datetime) -> Reservation | None:
         """What a request for plain places (a quantity at the offering's price, no ticket
@@ -153,9 +149,7 @@ def register(shape: Shape, handler: ShapeInventory) -> None:
 class OneStepInventory(Protocol):
     """A shape whose bookings can be made in one step (``UnitOfWork.add_with_places``):
     places of a session, and the seats among them. ``quote`` reads what a request would
-    get, without locks; ``one_step_lock`` is held from the quote to the write."""
-
-    def one_step_lock(self, request: BookingRequest) -> AbstractAsyncContextManager[None]: ...
+    get, without locks (``one_step_lock`` is held from the quote to the write)."""
 
     async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
                     now: datetime) -> Reservation | None: ...
@@ -170,6 +164,16 @@ def may_take_one_step(request: BookingRequest) -> bool:
 def one_step_handler(shape: Shape | str) -> OneStepInventory | None:
     handler = _HANDLERS.get(Shape(shape))
     return handler if hasattr(handler, "quote") else None  # type: ignore[return-value]
+
+
+def one_step_lock(request: BookingRequest) -> AbstractAsyncContextManager[None]:
+    """Held from a one-step booking's quote to its write. For seats (chosen or the best
+    available), in this process one booking of a performance picks its seats at a time,
+    from the claims as committed; the claims' uniqueness guards against other processes.
+    Places need nothing: the conditional update alone decides."""
+    if request.seat_ids or request.best_available:
+        return _PICKING.hold(request.session_id)
+    return nullcontext()
 
 
 class KeyedLocks:
@@ -202,3 +206,6 @@ def handler_for(shape: Shape | str) -> ShapeInventory:
         return _HANDLERS[Shape(shape)]
     except KeyError:
         raise InvalidInput(f"Booking {shape} offerings is not available yet.") from None
+
+
+_PICKING = KeyedLocks()

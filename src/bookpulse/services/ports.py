@@ -117,7 +117,10 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = True) -> UnitOfWork: ...
+    def __call__(self, *, write: bool = True, one_statement: bool = False) -> UnitOfWork:
+        """A unit of work; ``one_statement``: a writer whose one write is
+        ``add_with_places``, its reads before it taken without a transaction where the
+        store allows (PostgreSQL: autocommit, on the writer's own connection)."""
 
 
 __all__ = ["PaymentStatus", "Status"]

@@ -26,6 +26,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+#: Connections a PostgreSQL pool opens beyond its size when all are in use.
+MAX_OVERFLOW = 2
+
+
 def create_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncEngine:
     url = async_url(url)
     if is_sqlite(url):
@@ -41,9 +45,17 @@ def create_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncE
     # No pre-ping: it costs a round trip per checkout on the hot path. Connections are
     # recycled every 30 minutes and a dropped one fails its transaction, which is retried
     # by the client like any other failure.
-    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": 2,
+    kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": MAX_OVERFLOW,
                               "pool_recycle": 1800}
     return create_async_engine(url, echo=echo, **kwargs)
+
+
+def pool_capacity(engine: AsyncEngine) -> int | None:
+    """How many connections an engine of ``create_engine`` lends at most (None: no
+    limit, as SQLite's pools here have none that matters)."""
+    if is_sqlite(str(engine.url)):
+        return None
+    return int(engine.pool.size()) + MAX_OVERFLOW  # type: ignore[attr-defined]
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -13,6 +13,9 @@ later find an unseen id below N.
   A booking's change with its events and nothing written before them (``read_booking``,
   then ``save_at_commit``) is one statement, its whole transaction: it takes the final
   ids from the head itself, whose lock it holds only to the implicit commit right after.
+  So is a new booking of places or seats (``add_with_places``, in a one-statement unit
+  of work whose reads autocommit): places, seat claims, booking, events and idempotency
+  key together (ADR 0010).
 * SQLite: writers are serialized by BEGIN IMMEDIATE (and an in-process lock); the ids are
   taken stepwise before the commit, which gives the same order.
 
@@ -42,7 +45,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
-from bookpulse.adapters.db.engine import AUTOCOMMIT_READ, READ_TX, is_sqlite
+from bookpulse.adapters.db.engine import AUTOCOMMIT_READ, READ_TX, is_sqlite, pool_capacity
+from bookpulse.adapters.db.gate import FairGate
 from bookpulse.adapters.db.inventory_repo import ShapeRepos
 from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import Booking as BookingRow
@@ -89,19 +93,23 @@ def _repo(make: Callable[[AsyncSession, bool], R]) -> cached_property[R]:
 
 
 class SqlUnitOfWork:
-    def __init__(self, db: Database, *, write: bool) -> None:
+    def __init__(self, db: Database, *, write: bool, one_statement: bool = False) -> None:
         self._db = db
         self._write = write
+        #: A writer whose only write is ``add_with_places`` (PostgreSQL: its reads run in
+        #: autocommit on its connection, so that statement can be its whole transaction).
+        self._one_statement = write and one_statement and not db.sqlite
         self._after_commit: list[AfterCommit] = []
         #: Per commit, in commit order, before the other callbacks: events to the live
         #: stream and the broker.
         self._deliveries: list[AfterCommit] = []
         self._lock_held = False
+        self._gated = False
         self._conn: AsyncConnection | None = None
         #: ``save_at_commit``: (booking, its values as JSON, expected version).
         self._staged: tuple[Booking, str, int] | None = None
         self.session: AsyncSession = db.sessionmaker(write=write)()
-        if not write and not db.sqlite:
+        if (not write or self._one_statement) and not db.sqlite:
             self.session.info[AUTOCOMMIT_READ] = True
         self.events = EventLogWriter()
         self.committed_event_ids: list[int] = []
@@ -129,7 +137,12 @@ class SqlUnitOfWork:
         if self._write and not self._db.sqlite:
             # A PostgreSQL writer binds its session to a connection of its own, which stays
             # checked out after COMMIT for reading back the event ids (_read_final_ids).
+            # Writers take turns for the pool's connections in order of arrival (gate.py).
+            await self._db.write_gate.enter()
+            self._gated = True
             self._conn = await self._db.engine.connect()
+            if self._one_statement:
+                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
             self.session.bind = self._conn
             self.session.sync_session.bind = self._conn.sync_connection
         return self
@@ -143,8 +156,13 @@ class SqlUnitOfWork:
                     await self._end_read_transaction()
                 await self.session.close()
             finally:
-                if self._conn is not None:
-                    await self._conn.close()  # back to the pool (rolled back if need be)
+                try:
+                    if self._conn is not None:
+                        await self._conn.close()  # back to the pool (rolled back if need be)
+                finally:
+                    if self._gated:
+                        self._gated = False
+                        self._db.write_gate.leave()
         finally:
             if self._lock_held:
                 self._lock_held = False
@@ -205,6 +223,8 @@ class SqlUnitOfWork:
         await self.bookings.save(booking, expected_version=expected)
 
     async def commit(self) -> None:
+        if self._one_statement:
+            raise RuntimeError("a one-statement unit of work writes with add_with_places")
         pending = self.events.pending
         if self._staged is not None and not pending:
             await self._save_staged()
@@ -621,6 +641,9 @@ class Database:
             engine.execution_options(bp_write=True), expire_on_commit=False)
         self._write_lock: asyncio.Lock | None = None
         self._lock_loop: asyncio.AbstractEventLoop | None = None
+        #: PostgreSQL writers pass here before taking a connection: as many at once as
+        #: the pool lends, first come first served (see gate.py).
+        self.write_gate = FairGate(pool_capacity(engine) or 1)
 
     @property
     def write_lock(self) -> asyncio.Lock | None:
@@ -636,8 +659,8 @@ class Database:
     def sessionmaker(self, *, write: bool) -> async_sessionmaker[AsyncSession]:
         return self._writer if write else self._read
 
-    def uow(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self, write=write)
+    def uow(self, *, write: bool = True, one_statement: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self, write=write, one_statement=one_statement)
 
     __call__ = uow
 

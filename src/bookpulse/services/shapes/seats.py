@@ -8,7 +8,6 @@ time per session. ``UNIQUE(session_id, seat_id)`` on the claims is the second gu
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,9 +15,6 @@ from typing import Any
 from bookpulse.domain.errors import InvalidInput, NotFound, SoldOut
 from bookpulse.domain.model import Booking, BookingRequest, Reservation
 from bookpulse.domain.seating import best_available, choose_seats, price_of
-from bookpulse.services.inventory import KeyedLocks
-
-_PICKING = KeyedLocks()
 
 
 async def seated_session(uow: Any, offering: Any, session_id: int | None) -> Any:
@@ -98,17 +94,11 @@ class SeatInventory:
         await uow.shapes.seats.claim(request.session_id, [s.id for s in seats])
         return self._reservation(request.session_id, row.start_at, row.end_at, seats)
 
-    def one_step_lock(self, request: BookingRequest) -> AbstractAsyncContextManager[None]:
-        """Held from ``quote`` to the write of its booking: in this process, one booking
-        of a performance picks its seats at a time, from the claims as committed (the
-        claims' uniqueness guards against other processes)."""
-        return _PICKING.hold(request.session_id)
-
     async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
                     now: datetime) -> Reservation | None:
-        """The seats a request would get now, read without locks, for
-        ``UnitOfWork.add_with_places`` (which takes the places and claims the seats);
-        raises what ``reserve`` raises."""
+        """The seats a request would get now, read without locks (under
+        ``inventory.one_step_lock``), for ``UnitOfWork.add_with_places``, which takes the
+        places and claims the seats; raises what ``reserve`` raises."""
         wanted = self._wanted(request)
         session = await seated_session(uow, offering, request.session_id)
         self._check(session, wanted, now)
