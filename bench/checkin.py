@@ -29,6 +29,8 @@ from pathlib import Path
 
 import httpx
 
+from bench._proc import as_server
+
 PASSWORD = "bench-password-123"
 PER_BOOKING = 4
 
@@ -166,7 +168,8 @@ def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     with open(Path(env["BOOKPULSE_VAR_DIR"]) / "server.log", "wb") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "bookpulse.entrypoints.cli", "serve", "--host",
-             "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log)
+             "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log,
+            preexec_fn=as_server)
 
 
 async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int) -> int:

@@ -19,6 +19,10 @@ What it does (all on loopback, bounded in count and time):
    with thousands of WebSocket readers, it started requests late and then in bursts,
    which measured the client's own lag, not the server's (times on both sides are
    ``time.monotonic()``, one clock for every process on the machine).
+   The clients (the WebSocket readers and the HTTP driver) run ``--client-nice`` (10)
+   steps nicer than both servers: on one machine they share its CPUs with the server
+   they measure, and should not take them from it (a real server's clients run
+   elsewhere); ``--client-nice 0`` runs all alike.
 4. **Reconnect storm**: drops every connection at once while changes keep coming,
    reconnects all with their last event id, and reports the time until all have
    resumed; then checks every client got every event it should: lost, duplicated, out of
@@ -59,7 +63,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench._accounts import bearer_tokens, insert_users
 from bench._http import ConnectionLost, Pool
-from bench._proc import cpu_s, rss_kib
+from bench._proc import as_server, cpu_s, nice_of, rss_kib, yield_to_servers
 from bookpulse.entrypoints.ws_protocol import LEAN
 
 PG_ADMIN = os.environ.get("BOOKPULSE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -196,7 +200,8 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", module, str(port), ws], env=env,
             stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent)
+            cwd=Path(__file__).resolve().parent.parent, preexec_fn=as_server)
+        self.nice = nice_of(self.proc.pid)
 
     async def ready(self, path: str) -> None:
         async with httpx.AsyncClient() as c:
@@ -590,7 +595,7 @@ async def floor_phase(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         await asyncio.gather(*(c.close() for c in clients))
         server.stop()
     return {"stats": stats, "latencies": stats.receipt_latencies(),
-            "cpu_ms_per_change": 1000 * cpu / max(stats.changes, 1)}
+            "cpu_ms_per_change": 1000 * cpu / max(stats.changes, 1), "nice": server.nice}
 
 
 async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[str, Any]:
@@ -640,6 +645,7 @@ async def live_phase(args: argparse.Namespace, seed_: Seed, tmp: Path) -> dict[s
                 traffic.version = driven["version"]
                 await asyncio.sleep(args.settle)
             out["lost_main"] = lost(stats)
+            out["nice"] = server.nice
             out["rss_after_kib"] = rss_kib(server.proc.pid)
             out["latencies"] = stats.receipt_latencies()
             out["after_response"] = stats.after_response()
@@ -735,7 +741,8 @@ def table(args: argparse.Namespace, floor: dict[str, Any], live: dict[str, Any],
                   f"{live['storm_caught_up_s']:.1f}", "")]
     w0 = max(len(r[0]) for r in rows)
     lines = [f"bench live — {db_kind}, broker {args.broker}, ws {args.ws}, "
-             f"{args.rate:g} changes/s for {args.duration:g} s, {os.cpu_count()} CPUs",
+             f"{args.rate:g} changes/s for {args.duration:g} s, {os.cpu_count()} CPUs, "
+             f"niceness: servers {floor['nice']} / {live['nice']}, clients {nice_of()}",
              f"{'metric':<{w0}}  {'floor':>14}  {'live':>16}  {'live/floor':>10}",
              "-" * (w0 + 46)]
     lines += [f"{a:<{w0}}  {b:>14}  {c:>16}  {d:>10}" for a, b, c, d in rows]
@@ -757,6 +764,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=200.0, help="status changes per second")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of changes")
     p.add_argument("--settle", type=float, default=3.0, help="seconds to wait for stragglers")
+    p.add_argument("--client-nice", type=int, default=10,
+                   help="run the clients this much nicer than the server (0: alike)")
     p.add_argument("--storm-seconds", type=float, default=10.0,
                    help="seconds of changes during the reconnect storm")
     p.add_argument("--no-storm", dest="storm", action="store_false")
@@ -781,6 +790,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse(argv)
+    yield_to_servers(args.client_nice)
     with tempfile.TemporaryDirectory(prefix="bp-bench-live-") as tmp_s:
         tmp = Path(tmp_s)
         drop = None

@@ -9,7 +9,9 @@ their own (``--accounts`` fewer shares them), not yet signed in on the server, a
 real on-sale. Prints confirmed bookings per second (over the whole phase, and until the
 last confirmation: the selling rate), p50/p99 latency, the server's CPU time per request,
 sold and oversold (recounted from the availability endpoints; must be 0). Bounded by
-``--buyers`` and ``--seconds``; the server is always stopped.
+``--buyers`` and ``--seconds``; the server is always stopped. The buyers run ``--client-nice``
+(10) steps nicer than the server, which they share the machine's CPUs with (a real
+server's buyers are elsewhere); ``--client-nice 0`` runs both alike.
 
     bookpulse bench rush --db postgres
 """
@@ -34,7 +36,7 @@ import httpx
 
 from bench._accounts import bearer_tokens, insert_users
 from bench._http import ConnectionLost, Pool
-from bench._proc import cpu_s
+from bench._proc import cpu_s, nice_of, yield_to_servers
 from bench.checkin import _cli, _env, _free_port, _pct, _start_server, _wait_up
 
 PASSWORD = "bench-password-123"
@@ -218,7 +220,8 @@ async def _run(args: argparse.Namespace, env: dict[str, str], org_id: int,
               f"{args.concurrency} per phase, "
               f"{PLACES} places / {PLACES} seats, database {db}, server = 1 uvicorn process "
               f"on loopback, client in the same machine (lean keep-alive HTTP/1.1 client, "
-              f"{args.concurrency} connections), cpus = {os.cpu_count()}")
+              f"{args.concurrency} connections), cpus = {os.cpu_count()}, niceness: server "
+              f"{nice_of(proc.pid)}, client {nice_of()}")
         print(f"{'phase':<10}{'requests':>9}{'confirmed':>10}{'confirmed/s':>12}"
               f"{'selling/s':>10}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}{'cpu ms':>8}"
               f"{'sold':>6}{'oversold':>9}  outcomes")
@@ -261,7 +264,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=120.0,
                         help="stop each phase after this long")
+    parser.add_argument("--client-nice", type=int, default=10,
+                        help="run the buyers this much nicer than the server (0: alike)")
     args = parser.parse_args(argv)
+    yield_to_servers(args.client_nice)
     args.buyers = max(1, min(args.buyers, 20000))
     args.accounts = max(1, min(args.accounts or args.buyers, args.buyers))
     args.concurrency = max(1, min(args.concurrency, 256))
