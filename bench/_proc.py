@@ -33,14 +33,20 @@ def yield_to_servers(by: int) -> None:
         os.nice(by)
 
 
-def as_server() -> None:
-    """``preexec_fn`` of a server process: back to the niceness the bench started with.
-    Without the right to raise a priority again (not root) it keeps the clients' one,
-    as if ``--client-nice 0`` had been given; the table prints what was in effect."""
+def as_server(nice: int | None = None) -> None:
+    """``preexec_fn`` of a server process: back to the niceness the bench started with
+    (``nice``: to this one). Without the right to raise a priority again (not root) it
+    keeps the clients' one, as if ``--client-nice 0`` had been given; the table prints
+    what was in effect."""
     try:
-        os.setpriority(os.PRIO_PROCESS, 0, _BASE_NICE)
+        os.setpriority(os.PRIO_PROCESS, 0, _BASE_NICE if nice is None else nice)
     except OSError:
         pass
+
+
+def base_nice() -> int:
+    """The niceness the bench started with (for a process it spawns afresh)."""
+    return _BASE_NICE
 
 
 def nice_of(pid: int = 0) -> int:

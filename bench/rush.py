@@ -9,9 +9,9 @@ their own (``--accounts`` fewer shares them), not yet signed in on the server, a
 real on-sale. Prints confirmed bookings per second (over the whole phase, and until the
 last confirmation: the selling rate), p50/p99 latency, the server's CPU time per request,
 sold and oversold (recounted from the availability endpoints; must be 0). Bounded by
-``--buyers`` and ``--seconds``; the server is always stopped. The buyers run ``--client-nice``
-(10) steps nicer than the server, which they share the machine's CPUs with (a real
-server's buyers are elsewhere); ``--client-nice 0`` runs both alike.
+``--buyers`` and ``--seconds``; the server is always stopped. ``--client-nice N`` runs the
+buyers N steps nicer than the server they share the machine's CPUs with, as if they ran
+elsewhere (default 0: alike).
 
     bookpulse bench rush --db postgres
 """
@@ -264,8 +264,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=120.0,
                         help="stop each phase after this long")
-    parser.add_argument("--client-nice", type=int, default=10,
-                        help="run the buyers this much nicer than the server (0: alike)")
+    parser.add_argument("--client-nice", type=int, default=0,
+                        help="run the buyers this much nicer than the server")
     args = parser.parse_args(argv)
     yield_to_servers(args.client_nice)
     args.buyers = max(1, min(args.buyers, 20000))
