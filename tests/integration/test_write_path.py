@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bookpulse.adapters.db import repos
+from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.domain import refs
 from bookpulse.domain.errors import KeyClaimed, VersionConflict
 from bookpulse.domain.lifecycle import EventType, Role, Status
@@ -395,3 +397,13 @@ async def test_plain_places_hand_over_their_events_as_the_log_reads_them(
     assert sink.entries == logged and len(logged) == 2
     assert [e.booking_id for e in logged] == [made.id, made.id]
     assert logged[-1].id == made.last_event_id and logged[0].ref == made.ref
+
+
+async def test_a_new_bookings_columns_are_all_the_tables_but_its_id_and_last_event(
+        world: World) -> None:
+    """What the one-step statement inserts (``repos.NEW_COLUMNS``) is what
+    ``repos.row_values`` gives and every column of the table a new booking has."""
+    booking = await _copy_of_a_booking(world)
+    assert tuple(repos.row_values(booking)) == repos.NEW_COLUMNS
+    table = {c.name for c in BookingRow.__table__.c}
+    assert set(repos.NEW_COLUMNS) | {"id", "last_event_id"} == table

@@ -123,13 +123,16 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
     ``Conflict``) and writes nothing when the inventory is not there.
 
     With an ``idempotency_key`` a retried request returns the booking the first one made,
-    also when both run at once (the key is claimed first; see ``IdempotencyRepo.claim``);
-    the same key with a different request body is refused.
+    also when both run at once (the key is claimed with the booking: first in the general
+    path, see ``IdempotencyRepo.claim``; in the same statement in the one-step path), and
+    also when the booking could not be made now; the same key with a different request
+    body is refused.
     """
     key = idempotency_key if principal.user_id is not None else None
     if inventory.may_take_one_step(request):
-        made = await _create_in_one_step(db=db, principal=principal, request=request, now=now,
-                                   contact=contact, key=key, request_hash=request_hash)
+        made = await _create_in_one_step(db=db, principal=principal, request=request,
+                                         now=now, contact=contact, key=key,
+                                         request_hash=request_hash)
         if made is not None:
             return made
     async with db(write=True) as uow:

@@ -87,8 +87,15 @@ def mutable_values(b: Booking) -> dict[str, Any]:
     return values
 
 
+#: A new booking's columns: all but ``id`` and ``last_event_id`` (``row_values``).
+NEW_COLUMNS = ("ref", "org_id", "offering_id", "session_id", "customer_id", "customer_name",
+               "customer_email", "customer_phone", "kind", "shape", "status",
+               "payment_status", "quantity", "start_at", "end_at", "price_total", "currency",
+               "hold_until", "policy", "details", "version", "created_at", "updated_at")
+
+
 def row_values(b: Booking) -> dict[str, Any]:
-    """A new booking's columns (all but ``id`` and ``last_event_id``)."""
+    """A new booking's ``NEW_COLUMNS``."""
     return {
         "ref": b.ref, "org_id": b.org_id, "offering_id": b.offering_id,
         "session_id": b.session_id, "customer_id": b.customer_id,

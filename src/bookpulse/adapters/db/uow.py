@@ -519,18 +519,13 @@ ORDER BY e.id
 #: The session's row is updated if it still has $4 places for this booking (the
 #: conditions of ``inventory_repo._TAKE_PLACES``: $5 session of $6 offering, scheduled,
 #: not started at $7), which locks it; then the head row gives the $3 events their final
-#: ids (session before head, as in every other writer: no deadlock), the booking ($2, the
-#: columns of ``repos.row_values``) goes in pointing at the last, its events ($1) with
+#: ids (session before head, as in every other writer: no deadlock), the booking ($2, its
+#: ``repos.NEW_COLUMNS``) goes in pointing at the last, its events ($1) with
 #: its id, the idempotency key ($8 user, $9 key or NULL, $10 request hash) with its
 #: reference, and the claims of its seats ($11, their ids as text). A reference, key or
 #: seat taken already fails the whole statement (unique violation) and nothing is
 #: written; no places, and it writes nothing and returns no row. Returns the columns of
 #: ``live_repo.LogEntry``. (Built at import from fixed names.)
-_BOOKING_COLUMNS = ("ref", "org_id", "offering_id", "session_id", "customer_id",
-                    "customer_name", "customer_email", "customer_phone", "kind", "shape",
-                    "status", "payment_status", "quantity", "start_at", "end_at",
-                    "price_total", "currency", "hold_until", "policy", "details", "version",
-                    "created_at", "updated_at")
 _PG_ADD_WITH_PLACES_SQL = f"""
 WITH took AS (
     UPDATE sessions SET taken = taken + $4::int
@@ -542,8 +537,8 @@ WITH took AS (
     WHERE id = 1 AND EXISTS (SELECT FROM took)
     RETURNING last_id
 ), made AS (
-    INSERT INTO bookings ({", ".join(_BOOKING_COLUMNS)}, last_event_id)
-    SELECT {", ".join(f"v.{c}" for c in _BOOKING_COLUMNS)}, h.last_id
+    INSERT INTO bookings ({", ".join(repos.NEW_COLUMNS)}, last_event_id)
+    SELECT {", ".join(f"v.{c}" for c in repos.NEW_COLUMNS)}, h.last_id
     FROM head AS h, jsonb_populate_record(NULL::bookings, CAST($2 AS jsonb)) AS v
     RETURNING id, ref, shape, status, session_id, start_at, end_at, quantity, details
 ), claimed AS (
