@@ -168,8 +168,8 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
     an on-sale rush): what the request gets is read without locks, then taken, added
     and committed in one step (``UnitOfWork.add_with_places``; on PostgreSQL one
     statement, which holds the session's row lock only while it runs). None when this
-    path cannot decide (another shape, ticket types, the session changed meanwhile, the
-    key's first booking is gone): the general path then decides, and says what is wrong.
+    path cannot decide (another shape, the session changed meanwhile, the key's first
+    booking is gone): the general path then decides, and says what is wrong.
     """
     claim = (KeyClaim(user_id=principal.user_id, key=key, request_hash=request_hash or "")
              if key is not None and principal.user_id is not None else None)
@@ -182,8 +182,6 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
                     return None
                 reservation = await handler.quote(uow, offering=offering, request=request,
                                                   now=now)
-                if reservation is None:
-                    return None
                 customer_id, who = await _customer(uow, principal, offering, contact)
             except BookingError as error:
                 return await _replay_or_raise(uow, claim, request_hash, error)

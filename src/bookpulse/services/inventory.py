@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bookpulse.domain.errors import InvalidInput, NotFound, SoldOut
 from bookpulse.domain.model import Booking, BookingRequest, Reservation, Shape
@@ -73,14 +73,12 @@ class CapacityInventory:
         return self._reservation(offering, session, request.quantity)
 
     async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
-                    now: datetime) -> Reservation | None:
-        """What a request for plain places (a quantity at the offering's price, no ticket
-        types) would get, from the session as read now: for
+                    now: datetime) -> Reservation:
+        """What a request for plain places (``may_take_one_step``: a quantity at the
+        offering's price, no ticket types) would get, from the session as read now: for
         ``UnitOfWork.add_with_places``, whose conditional update then takes the places.
-        None when the request is not plain places; raises what ``reserve`` raises when
-        the session cannot be booked or is short already."""
-        if request.tickets or request.session_id is None:
-            return None
+        Raises what ``reserve`` raises when the session cannot be booked or is short
+        already."""
         session = await self._bookable(uow, offering, request, now)
         return self._reservation(offering, session, request.quantity)
 
@@ -146,13 +144,15 @@ def register(shape: Shape, handler: ShapeInventory) -> None:
     _HANDLERS[shape] = handler
 
 
+@runtime_checkable
 class OneStepInventory(Protocol):
     """A shape whose bookings can be made in one step (``UnitOfWork.add_with_places``):
-    places of a session, and the seats among them. ``quote`` reads what a request would
-    get, without locks (``one_step_lock`` is held from the quote to the write)."""
+    places of a session, and the seats among them. ``quote`` reads what a request of
+    ``may_take_one_step`` would get, without locks (``one_step_lock`` is held from the
+    quote to the write)."""
 
     async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
-                    now: datetime) -> Reservation | None: ...
+                    now: datetime) -> Reservation: ...
 
 
 def may_take_one_step(request: BookingRequest) -> bool:
@@ -163,7 +163,7 @@ def may_take_one_step(request: BookingRequest) -> bool:
 
 def one_step_handler(shape: Shape | str) -> OneStepInventory | None:
     handler = _HANDLERS.get(Shape(shape))
-    return handler if hasattr(handler, "quote") else None  # type: ignore[return-value]
+    return handler if isinstance(handler, OneStepInventory) else None
 
 
 def one_step_lock(request: BookingRequest) -> AbstractAsyncContextManager[None]:

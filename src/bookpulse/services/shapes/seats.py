@@ -95,7 +95,7 @@ class SeatInventory:
         return self._reservation(request.session_id, row.start_at, row.end_at, seats)
 
     async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
-                    now: datetime) -> Reservation | None:
+                    now: datetime) -> Reservation:
         """The seats a request would get now, read without locks (under
         ``inventory.one_step_lock``), for ``UnitOfWork.add_with_places``, which takes the
         places and claims the seats; raises what ``reserve`` raises."""
