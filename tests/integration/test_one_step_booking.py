@@ -14,6 +14,8 @@ from sqlalchemy import func, select, text
 from bookpulse.adapters.db.models import SeatClaim, Session
 from bookpulse.domain import refs
 from bookpulse.domain.errors import SeatTaken
+from bookpulse.domain.seating import best_available
+from bookpulse.services.shapes.seats import SeatInventory
 from tests.conftest import World
 from tests.integration import shape_factories as f
 
@@ -62,3 +64,67 @@ async def test_a_seat_claimed_meanwhile_fails_the_whole_step(world: World) -> No
             await uow.add_with_places(booking, now=world.container.clock.now(), claim=None,
                                       seat_ids=[taken_seat + 1, taken_seat])
     assert await _counts(world, session) == before
+
+
+async def test_the_booking_context_is_read_in_one_statement(world: World) -> None:
+    """The offering, the session (only one of that offering's, with its seat layout's
+    stamp) and the key's first request, as their own reads give them."""
+    off, session, layout = await f.theatre(world)
+    other_off, other_session, _ = await f.theatre(world)
+    r = await world.client.post(
+        "/api/v1/bookings", json={"offering_id": off, "session_id": session,
+                                  "best_available": True},
+        headers={**world.headers["customer_a"], "Idempotency-Key": "ctx-1"})
+    assert r.status_code == 201, r.text
+    async with world.container.db(write=False) as uow:
+        booked = await uow.bookings.get_by_ref(r.json()["ref"])
+    assert booked is not None and booked.customer_id is not None
+    user_id = booked.customer_id
+    async with world.container.db(write=False) as uow:
+        offering, row, seen = await uow.catalog.booking_context(
+            off, session, user_id=user_id, key="ctx-1")
+        assert offering == tuple(await uow.catalog.offering_row(off))
+        by_orm = await uow.catalog.session(session)
+        assert row is not None and by_orm is not None
+        assert {k: getattr(row, k) for k in row._fields if k != "layout_stamp"} == {
+            k: getattr(by_orm, k) for k in row._fields if k != "layout_stamp"}
+        assert row.taken == 1 and row.layout_id == layout["id"]
+        stamped = await uow.shapes.seats.layout(layout["id"])
+        assert stamped is not None
+        assert row.layout_stamp == (stamped.version, stamped.created_at)
+        assert seen == await uow.idempotency.get(user_id=user_id, key="ctx-1")
+        assert seen is not None and seen["body"]["ref"] == r.json()["ref"]
+        # Another offering's session, an unknown offering, another key: None each.
+        assert (await uow.catalog.booking_context(
+            off, other_session, user_id=user_id, key="ctx-2"))[1:] == (None, None)
+        assert (await uow.catalog.booking_context(
+            10**6, session, user_id=user_id, key="ctx-1"))[:2] == (None, None)
+        assert (await uow.catalog.booking_context(
+            other_off, other_session, user_id=None, key=None))[1].layout_stamp is not None
+
+
+async def test_seats_another_process_claimed_are_not_picked(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process keeps a copy of a performance's claims between picks; a seat claimed
+    by another process since is seen at the next pick (the session's count is above the
+    copy's), so the pick avoids it at once instead of losing it at the write."""
+    off, session, layout = await f.theatre(world)
+    first = await f.book(world, offering_id=off, session_id=session, best_available=True)
+    assert first.status_code == 201, first.text
+    async with world.container.db(write=False) as uow:
+        seat_map = await uow.shapes.seats.cached_seat_map(layout["id"])
+    next_best = best_available(seat_map, first.json()["details"]["seat_ids"], 1)[0].id
+    await _claim_elsewhere(world, session, next_best)
+    quote, quotes = SeatInventory.quote, [0]
+
+    def counted(self: SeatInventory, uow: Any, **kw: Any) -> Any:
+        quotes[0] += 1
+        return quote(self, uow, **kw)
+
+    monkeypatch.setattr(SeatInventory, "quote", counted)
+    second = await f.book(world, offering_id=off, session_id=session, best_available=True)
+    assert second.status_code == 201, second.text
+    assert quotes[0] == 1
+    assert second.json()["details"]["seat_ids"][0] not in (
+        next_best, *first.json()["details"]["seat_ids"])
+    assert await _counts(world, session) == (3, 3, 2, 4)

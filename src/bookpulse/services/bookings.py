@@ -15,7 +15,6 @@ from typing import Any
 
 from bookpulse.domain import refs
 from bookpulse.domain.errors import (
-    BookingError,
     DuplicateRequest,
     Forbidden,
     InvalidInput,
@@ -83,7 +82,12 @@ def _event(booking: Booking, *, type: EventType, principal: Principal, role: Rol
 
 
 async def _offering(uow: Any, offering_id: int, principal: Principal) -> Any:
-    offering = await uow.catalog.offering_row(offering_id)
+    return _bookable_offering(await uow.catalog.offering_row(offering_id), offering_id,
+                              principal)
+
+
+def _bookable_offering(offering: Any, offering_id: int, principal: Principal) -> Any:
+    """The offering as read, if this principal may book it."""
     if offering is None or offering.archived_at is not None or (
         not offering.is_published and not principal.is_member_of(offering.org_id)
     ):
@@ -160,6 +164,10 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
         return booking
 
 
+class _PickAgain(Exception):
+    """A one-step booking's seats were claimed by another process before it wrote."""
+
+
 async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
                               request: BookingRequest, now: datetime,
                               contact: Contact | None, key: str | None,
@@ -173,47 +181,54 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
     """
     claim = (KeyClaim(user_id=principal.user_id, key=key, request_hash=request_hash or "")
              if key is not None and principal.user_id is not None else None)
+    assert request.session_id is not None
     for _ in range(3):  # seats claimed by another process in between: pick again
-        async with inventory.one_step_lock(request), db(write=True, one_statement=True) as uow:
+        async with db(write=True, one_statement=True) as uow:
+            # One read for the offering, the session and the key's first request, if any:
+            # a retry is answered at once, and a sold-out answer needs nothing more.
+            row, session, seen = await uow.catalog.booking_context(
+                request.offering_id, request.session_id,
+                user_id=claim.user_id if claim else None, key=claim.key if claim else None)
+            if seen is not None:
+                return await _replayed(uow, seen, request_hash)
+            offering = _bookable_offering(row, request.offering_id, principal)
+            handler = inventory.one_step_handler(offering.shape)
+            if handler is None:
+                return None
             try:
-                offering = await _offering(uow, request.offering_id, principal)
-                handler = inventory.one_step_handler(offering.shape)
-                if handler is None:
-                    return None
-                reservation = await handler.quote(uow, offering=offering, request=request,
-                                                  now=now)
-                customer_id, who = await _customer(uow, principal, offering, contact)
-            except BookingError as error:
-                return await _replay_or_raise(uow, claim, request_hash, error)
-            booking = _new_booking(ref=refs.new_reference(), offering=offering,
-                                   reservation=reservation, request=request,
-                                   customer_id=customer_id, who=who, now=now)
-            for event in _creation_events(booking, reservation, principal=principal, now=now):
-                uow.events.append(event)
-            try:
-                return await uow.add_with_places(
-                    booking, now=now, claim=claim,
-                    seat_ids=reservation.details.get("seat_ids", ()))
-            except SeatTaken:
+                async with handler.quote(uow, offering=offering, session=session,
+                                         request=request, now=now) as quote:
+                    reservation = quote.reservation
+                    customer_id, who = await _customer(uow, principal, offering, contact)
+                    booking = _new_booking(ref=refs.new_reference(), offering=offering,
+                                           reservation=reservation, request=request,
+                                           customer_id=customer_id, who=who, now=now)
+                    for event in _creation_events(booking, reservation, principal=principal,
+                                                  now=now):
+                        uow.events.append(event)
+                    try:
+                        made = await uow.add_with_places(
+                            booking, now=now, claim=claim,
+                            seat_ids=reservation.details.get("seat_ids", ()))
+                    except SeatTaken:
+                        raise _PickAgain() from None
+                    quote.written = made is not None
+                    return made
+            except _PickAgain:
                 continue
             except KeyClaimed:
-                return await _replay_or_raise(uow, claim, request_hash, None)
+                assert claim is not None
+                return await _replay_claimed(uow, claim, request_hash)
     return None
 
 
-async def _replay_or_raise(uow: Any, claim: KeyClaim | None, request_hash: str | None,
-                           error: BookingError | None) -> Booking | None:
-    """What the key's first request made, when this one could not go on: a retried
-    request whose first one went through gets its booking, even if it could not be made
-    now (sold out since). With the key unused, ``error`` is raised (without one, None:
-    the key was claimed and purged since, and the general path claims it again)."""
-    seen = (await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
-            if claim is not None else None)
-    if seen is not None:
-        return await _replayed(uow, seen, request_hash)
-    if error is not None:
-        raise error
-    return None
+async def _replay_claimed(uow: Any, claim: KeyClaim, request_hash: str | None
+                          ) -> Booking | None:
+    """What the key's first request made, when the key was claimed between this one's
+    read and its write; None if that claim is gone again (purged): the general path then
+    claims the key itself."""
+    seen = await uow.idempotency.get(user_id=claim.user_id, key=claim.key)
+    return await _replayed(uow, seen, request_hash) if seen is not None else None
 
 
 async def _replayed(uow: Any, seen: dict[str, Any], request_hash: str | None) -> Booking:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
-from dataclasses import replace
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,18 +36,21 @@ class CapacityInventory:
     async def _session(self, uow: Any, offering: Any, session_id: int | None) -> Any:
         if session_id is None:
             raise InvalidInput("Choose a date (session_id is required).", field="session_id")
-        session = await uow.catalog.session(session_id)
+        return self._on_sale(await uow.catalog.session(session_id), offering, session_id)
+
+    @staticmethod
+    def _on_sale(session: Any, offering: Any, session_id: int) -> Any:
+        """The session as read, if it is one of the offering's and on sale."""
         if session is None or session.offering_id != offering.id:
             raise NotFound("No such session for this offering.", field="session_id")
         if session.status != "scheduled":
             raise SoldOut("This date is no longer on sale.", session_id=session_id)
         return session
 
-    async def _bookable(self, uow: Any, offering: Any, request: BookingRequest,
-                        now: datetime) -> Any:
+    @staticmethod
+    def _bookable(session: Any, request: BookingRequest, now: datetime) -> Any:
         """The session, if ``request.quantity`` places of it may be booked now, as read
         (no lock: a conditional update takes them)."""
-        session = await self._session(uow, offering, request.session_id)
         if session.start_at <= now:
             raise InvalidInput("This date has already started.", field="session_id")
         if request.quantity < 1:
@@ -67,20 +70,23 @@ class CapacityInventory:
 
     async def reserve(self, uow: Any, *, offering: Any, request: BookingRequest,
                       now: datetime) -> Reservation:
-        session = await self._bookable(uow, offering, request, now)
+        session = self._bookable(await self._session(uow, offering, request.session_id),
+                                 request, now)
         if not await uow.capacity.take(session_id=session.id, quantity=request.quantity):
             raise sold_out(session.id, max(session.capacity - session.taken, 0))
         return self._reservation(offering, session, request.quantity)
 
-    async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
-                    now: datetime) -> Reservation:
+    @asynccontextmanager
+    async def quote(self, uow: Any, *, offering: Any, session: Any, request: BookingRequest,
+                    now: datetime) -> AsyncIterator[Quote]:
         """What a request for plain places (``may_take_one_step``: a quantity at the
         offering's price, no ticket types) would get, from the session as read now: for
-        ``UnitOfWork.add_with_places``, whose conditional update then takes the places.
-        Raises what ``reserve`` raises when the session cannot be booked or is short
-        already."""
-        session = await self._bookable(uow, offering, request, now)
-        return self._reservation(offering, session, request.quantity)
+        ``UnitOfWork.add_with_places``, whose conditional update then takes the places
+        (nothing to keep from other quotes). Raises what ``reserve`` raises when the
+        session cannot be booked or is short already."""
+        assert request.session_id is not None
+        self._bookable(self._on_sale(session, offering, request.session_id), request, now)
+        yield Quote(self._reservation(offering, session, request.quantity))
 
     async def release(self, uow: Any, *, booking: Booking) -> None:
         if booking.session_id is not None:
@@ -144,15 +150,26 @@ def register(shape: Shape, handler: ShapeInventory) -> None:
     _HANDLERS[shape] = handler
 
 
+@dataclass
+class Quote:
+    """What a one-step booking would get (``reservation``); its writer sets ``written``
+    once the booking is made."""
+
+    reservation: Reservation
+    written: bool = False
+
+
 @runtime_checkable
 class OneStepInventory(Protocol):
     """A shape whose bookings can be made in one step (``UnitOfWork.add_with_places``):
     places of a session, and the seats among them. ``quote`` reads what a request of
-    ``may_take_one_step`` would get, without locks (``one_step_lock`` is held from the
-    quote to the write)."""
+    ``may_take_one_step`` would get, without locks; the booking is written inside its
+    block, which keeps what it quoted from this process's other quotes until the block
+    ends. ``session`` is the request's session as read with the offering
+    (``CatalogRepo.booking_context``), None if the offering has no such session."""
 
-    async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
-                    now: datetime) -> Reservation: ...
+    def quote(self, uow: Any, *, offering: Any, session: Any, request: BookingRequest,
+              now: datetime) -> AbstractAsyncContextManager[Quote]: ...
 
 
 def may_take_one_step(request: BookingRequest) -> bool:
@@ -164,16 +181,6 @@ def may_take_one_step(request: BookingRequest) -> bool:
 def one_step_handler(shape: Shape | str) -> OneStepInventory | None:
     handler = _HANDLERS.get(Shape(shape))
     return handler if isinstance(handler, OneStepInventory) else None
-
-
-def one_step_lock(request: BookingRequest) -> AbstractAsyncContextManager[None]:
-    """Held from a one-step booking's quote to its write. For seats (chosen or the best
-    available), in this process one booking of a performance picks its seats at a time,
-    from the claims as committed; the claims' uniqueness guards against other processes.
-    Places need nothing: the conditional update alone decides."""
-    if request.seat_ids or request.best_available:
-        return _PICKING.hold(request.session_id)
-    return nullcontext()
 
 
 class KeyedLocks:
@@ -207,5 +214,3 @@ def handler_for(shape: Shape | str) -> ShapeInventory:
     except KeyError:
         raise InvalidInput(f"Booking {shape} offerings is not available yet.") from None
 
-
-_PICKING = KeyedLocks()

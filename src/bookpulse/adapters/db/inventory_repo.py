@@ -114,17 +114,26 @@ _TAKEN_OF = _TAKEN.where(SeatClaim.seat_id.in_(bindparam("c_seats", expanding=Tr
 
 
 class SeatRepo(_Repo):
+    @property
+    def database(self) -> str:
+        """The database read (a key for what is cached beside it, as two databases may
+        number their rows alike: tests, a demo reset)."""
+        # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
+        return str(self.s.bind.engine.url)
+
     async def layout(self, layout_id: int) -> SeatLayout | None:
         return await self.s.get(SeatLayout, layout_id)
 
-    async def cached_seat_map(self, layout_id: int) -> SeatMap:
-        """The whole seat map at the price of one tiny query while it is unchanged."""
-        row = (await self.s.execute(_LAYOUT_STAMP, {"l_id": layout_id})).first()
-        if row is None:
-            return SeatMap([])
-        # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
-        key = (str(self.s.bind.engine.url), layout_id)
-        stamp = (int(row.version), row.created_at)
+    async def cached_seat_map(self, layout_id: int, *,
+                              stamp: tuple[int, datetime] | None = None) -> SeatMap:
+        """The whole seat map at the price of one tiny query while it is unchanged; at no
+        cost with the layout's ``stamp`` (version, creation time) as just read."""
+        if stamp is None:
+            row = (await self.s.execute(_LAYOUT_STAMP, {"l_id": layout_id})).first()
+            if row is None:
+                return SeatMap([])
+            stamp = (int(row.version), row.created_at)
+        key = (self.database, layout_id)
         hit = _SEAT_MAPS.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]

@@ -8,20 +8,32 @@ time per session. ``UNIQUE(session_id, seat_id)`` on the claims is the second gu
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
+from time import monotonic
 from typing import Any
 
 from bookpulse.domain.errors import InvalidInput, NotFound, SoldOut
 from bookpulse.domain.model import Booking, BookingRequest, Reservation
-from bookpulse.domain.seating import best_available, choose_seats, price_of
+from bookpulse.domain.seating import SeatInfo, best_available, choose_seats, price_of
+from bookpulse.services.inventory import KeyedLocks, Quote
+
+#: How long this process trusts its copy of a performance's claims (``SeatPicks``) while
+#: the session's count of taken places does not say it is behind.
+CLAIMS_TTL = 2.0
 
 
 async def seated_session(uow: Any, offering: Any, session_id: int | None) -> Any:
     if session_id is None:
         raise InvalidInput("Choose a performance (session_id is required).",
                            field="session_id")
-    session = await uow.catalog.session(session_id)
+    return _seated(await uow.catalog.session(session_id), offering)
+
+
+def _seated(session: Any, offering: Any) -> Any:
+    """The session as read, if it is one of the offering's and has a seat map."""
     if session is None or session.offering_id != offering.id:
         raise NotFound("No such session for this offering.", field="session_id")
     if session.layout_id is None:
@@ -29,7 +41,91 @@ async def seated_session(uow: Any, offering: Any, session_id: int | None) -> Any
     return session
 
 
+class SeatPicks:
+    """This process's picking of seats for one-step bookings, per performance.
+
+    Picks run one at a time per performance; the bookings' writes then run side by
+    side, each keeping its seats from the picks after it until it ends (``pending``). A
+    pick reads the claims from a copy (``claimed``), which is read again when the
+    session's count of taken places is above it (another process sold seats), after a
+    write failed (a seat lost to another process), when the map seems full, and at least every
+    ``CLAIMS_TTL`` seconds. The copy is only a hint: the claims' uniqueness in the
+    database decides, and a loser picks again."""
+
+    def __init__(self) -> None:
+        self._locks = KeyedLocks()
+        #: (database, session id, its creation time) -> (trusted until, claimed seat ids)
+        self._claimed: dict[tuple[str, int, datetime], tuple[float, set[int]]] = {}
+        self._pending: dict[int, set[int]] = {}
+
+    @staticmethod
+    def _key(uow: Any, session: Any) -> tuple[str, int, datetime]:
+        return uow.shapes.seats.database, session.id, session.created_at
+
+    async def _claims(self, uow: Any, session: Any, *, fresh: bool) -> set[int]:
+        key = self._key(uow, session)
+        hit = self._claimed.get(key)
+        if (not fresh and hit is not None and hit[0] > monotonic()
+                and len(hit[1]) >= session.taken):
+            return hit[1]
+        claimed = await uow.shapes.seats.taken(session.id)
+        if len(self._claimed) > 1_000:
+            self._claimed.clear()
+        self._claimed[key] = (monotonic() + CLAIMS_TTL, claimed)
+        return claimed
+
+    async def _best(self, uow: Any, session: Any, wanted: int,
+                    pending: set[int]) -> list[SeatInfo]:
+        seat_map = await uow.shapes.seats.cached_seat_map(session.layout_id,
+                                                           stamp=session.layout_stamp)
+        claimed = await self._claims(uow, session, fresh=False)
+        try:
+            return best_available(seat_map, claimed | pending, wanted)
+        except SoldOut:
+            if len(claimed) + len(pending) + wanted <= session.capacity:
+                # Full by this copy, not by the session's count: read the claims again.
+                claimed = await self._claims(uow, session, fresh=True)
+                return best_available(seat_map, claimed | pending, wanted)
+            raise
+
+    @asynccontextmanager
+    async def pick(self, uow: Any, session: Any, request: BookingRequest,
+                   wanted: int) -> AsyncIterator[list[SeatInfo]]:
+        """The chosen seats if all are free (else ``SeatTaken``), or the best available,
+        kept from this process's other picks until the block ends."""
+        async with self._locks.hold(session.id):
+            pending = self._pending.setdefault(session.id, set())
+            if request.seat_ids:
+                ids = list(request.seat_ids)
+                repo = uow.shapes.seats
+                seats = choose_seats(await repo.seat_map(session.layout_id, ids),
+                                     pending.union(await repo.taken(session.id, ids)), ids)
+            else:
+                seats = await self._best(uow, session, wanted, pending)
+            ids = [s.id for s in seats]
+            pending.update(ids)
+        try:
+            yield seats
+        except BaseException:
+            # Not written (a seat lost to another process, say): read the claims again.
+            self._claimed.pop(self._key(uow, session), None)
+            raise
+        finally:
+            pending.difference_update(ids)
+            if not pending and self._pending.get(session.id) is pending:
+                del self._pending[session.id]
+
+    def written(self, uow: Any, session: Any, seat_ids: list[int]) -> None:
+        """Seats this process has just claimed, into its copy of the claims."""
+        hit = self._claimed.get(self._key(uow, session))
+        if hit is not None:
+            hit[1].update(seat_ids)
+
+
 class SeatInventory:
+    def __init__(self) -> None:
+        self.picks = SeatPicks()
+
     @staticmethod
     def _wanted(request: BookingRequest) -> int:
         wanted = len(request.seat_ids) if request.seat_ids else request.quantity
@@ -94,16 +190,23 @@ class SeatInventory:
         await uow.shapes.seats.claim(request.session_id, [s.id for s in seats])
         return self._reservation(request.session_id, row.start_at, row.end_at, seats)
 
-    async def quote(self, uow: Any, *, offering: Any, request: BookingRequest,
-                    now: datetime) -> Reservation:
-        """The seats a request would get now, read without locks (under
-        ``inventory.one_step_lock``), for ``UnitOfWork.add_with_places``, which takes the
-        places and claims the seats; raises what ``reserve`` raises."""
+    @asynccontextmanager
+    async def quote(self, uow: Any, *, offering: Any, session: Any, request: BookingRequest,
+                    now: datetime) -> AsyncIterator[Quote]:
+        """The seats a request would get now, read without locks, for
+        ``UnitOfWork.add_with_places``, which takes the places and claims the seats;
+        raises what ``reserve`` raises. This process's other quotes do not get them
+        while the block runs (``SeatPicks``)."""
         wanted = self._wanted(request)
-        session = await seated_session(uow, offering, request.session_id)
+        session = _seated(session, offering)
         self._check(session, wanted, now)
-        seats = await self._pick(uow, session.layout_id, request, wanted)
-        return self._reservation(session.id, session.start_at, session.end_at, seats)
+        picks = self.picks
+        async with picks.pick(uow, session, request, wanted) as seats:
+            quote = Quote(self._reservation(session.id, session.start_at, session.end_at,
+                                            seats))
+            yield quote
+            if quote.written:
+                picks.written(uow, session, [s.id for s in seats])
 
     async def release(self, uow: Any, *, booking: Booking) -> None:
         seat_ids = [int(i) for i in booking.details.get("seat_ids") or ()]
