@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bookpulse.adapters.db.models import Booking as BookingRow
@@ -103,7 +104,7 @@ def _seat_select() -> Any:
 #: read on every best-available booking and change rarely; the version column (bumped on
 #: every seat change) keeps the cache honest across instances, and the database URL and
 #: creation time keep two databases (tests, a demo reset) from sharing entries.
-_SEAT_MAPS: dict[tuple[str, int], tuple[tuple[int, datetime], SeatMap]] = {}
+_SEAT_MAPS: dict[tuple[URL, int], tuple[tuple[int, datetime], SeatMap]] = {}
 _SEAT_MAPS_MAX = 256
 
 # Statements of every seat booking, built once (building them costs more than the read).
@@ -115,11 +116,11 @@ _TAKEN_OF = _TAKEN.where(SeatClaim.seat_id.in_(bindparam("c_seats", expanding=Tr
 
 class SeatRepo(_Repo):
     @property
-    def database(self) -> str:
+    def database(self) -> URL:
         """The database read (a key for what is cached beside it, as two databases may
         number their rows alike: tests, a demo reset)."""
         # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
-        return str(self.s.bind.engine.url)
+        return self.s.bind.engine.url  # type: ignore[no-any-return]
 
     async def layout(self, layout_id: int) -> SeatLayout | None:
         return await self.s.get(SeatLayout, layout_id)

@@ -55,11 +55,11 @@ class SeatPicks:
     def __init__(self) -> None:
         self._locks = KeyedLocks()
         #: (database, session id, its creation time) -> (trusted until, claimed seat ids)
-        self._claimed: dict[tuple[str, int, datetime], tuple[float, set[int]]] = {}
+        self._claimed: dict[tuple[Any, int, datetime], tuple[float, set[int]]] = {}
         self._pending: dict[int, set[int]] = {}
 
     @staticmethod
-    def _key(uow: Any, session: Any) -> tuple[str, int, datetime]:
+    def _key(uow: Any, session: Any) -> tuple[Any, int, datetime]:
         return uow.shapes.seats.database, session.id, session.created_at
 
     async def _claims(self, uow: Any, session: Any, *, fresh: bool) -> set[int]:
