@@ -48,15 +48,16 @@ class SeatPicks:
     side, each keeping its seats from the picks after it until it ends (``pending``). A
     pick reads the claims from a copy (``claimed``), which is read again when the
     session's count of taken places is above it (another process sold seats), after a
-    write failed (a seat lost to another process), when the map seems full, and at least every
-    ``CLAIMS_TTL`` seconds. The copy is only a hint: the claims' uniqueness in the
-    database decides, and a loser picks again."""
+    write failed (a seat lost to another process, say), when the map seems full, and at
+    least every ``CLAIMS_TTL`` seconds. The copy is only a hint: the claims' uniqueness
+    in the database decides, and a loser picks again."""
 
     def __init__(self) -> None:
         self._locks = KeyedLocks()
         #: (database, session id, its creation time) -> (trusted until, claimed seat ids)
         self._claimed: dict[tuple[Any, int, datetime], tuple[float, set[int]]] = {}
-        self._pending: dict[int, set[int]] = {}
+        #: The same key -> seats picked here whose bookings are being written.
+        self._pending: dict[tuple[Any, int, datetime], set[int]] = {}
 
     @staticmethod
     def _key(uow: Any, session: Any) -> tuple[Any, int, datetime]:
@@ -93,8 +94,9 @@ class SeatPicks:
                    wanted: int) -> AsyncIterator[list[SeatInfo]]:
         """The chosen seats if all are free (else ``SeatTaken``), or the best available,
         kept from this process's other picks until the block ends."""
-        async with self._locks.hold(session.id):
-            pending = self._pending.setdefault(session.id, set())
+        key = self._key(uow, session)
+        async with self._locks.hold(key):
+            pending = self._pending.get(key, set())
             if request.seat_ids:
                 ids = list(request.seat_ids)
                 repo = uow.shapes.seats
@@ -104,16 +106,17 @@ class SeatPicks:
                 seats = await self._best(uow, session, wanted, pending)
             ids = [s.id for s in seats]
             pending.update(ids)
+            self._pending[key] = pending
         try:
             yield seats
         except BaseException:
             # Not written (a seat lost to another process, say): read the claims again.
-            self._claimed.pop(self._key(uow, session), None)
+            self._claimed.pop(key, None)
             raise
         finally:
             pending.difference_update(ids)
-            if not pending and self._pending.get(session.id) is pending:
-                del self._pending[session.id]
+            if not pending and self._pending.get(key) is pending:
+                del self._pending[key]
 
     def written(self, uow: Any, session: Any, seat_ids: list[int]) -> None:
         """Seats this process has just claimed, into its copy of the claims."""
