@@ -15,6 +15,7 @@ from bookpulse.adapters.db.models import SeatClaim, Session
 from bookpulse.domain import refs
 from bookpulse.domain.errors import SeatTaken
 from bookpulse.domain.seating import best_available
+from bookpulse.services import accounts
 from bookpulse.services.shapes.seats import SeatInventory
 from tests.conftest import World
 from tests.integration import shape_factories as f
@@ -81,8 +82,9 @@ async def test_the_booking_context_is_read_in_one_statement(world: World) -> Non
     assert booked is not None and booked.customer_id is not None
     user_id = booked.customer_id
     async with world.container.db(write=False) as uow:
-        offering, row, seen = await uow.catalog.booking_context(
+        offering, row, seen, account = await uow.catalog.booking_context(
             off, session, user_id=user_id, key="ctx-1")
+        assert account is None  # not asked for
         assert offering == tuple(await uow.catalog.offering_row(off))
         by_orm = await uow.catalog.session(session)
         assert row is not None and by_orm is not None
@@ -96,11 +98,24 @@ async def test_the_booking_context_is_read_in_one_statement(world: World) -> Non
         assert seen is not None and seen["body"]["ref"] == r.json()["ref"]
         # Another offering's session, an unknown offering, another key: None each.
         assert (await uow.catalog.booking_context(
-            off, other_session, user_id=user_id, key="ctx-2"))[1:] == (None, None)
+            off, other_session, user_id=user_id, key="ctx-2"))[1:] == (None, None, None)
         assert (await uow.catalog.booking_context(
             10**6, session, user_id=user_id, key="ctx-1"))[:2] == (None, None)
         assert (await uow.catalog.booking_context(
-            other_off, other_session, user_id=None, key=None))[1].layout_stamp is not None
+            other_off, other_session, user_id=None, key=None)).session.layout_stamp
+        # The account, with its role in the offering's organization only.
+        user, memberships = await uow.users.with_memberships(user_id)
+        mine = (await uow.catalog.booking_context(
+            off, session, user_id=user_id, key=None, account=True)).account
+        assert user is not None and memberships == []
+        assert mine == (user.id, user.name, user.email, user.phone, True, None)
+        admin = (await uow.users.by_email("admin1@example.com"))
+        assert admin is not None
+        theirs = (await uow.catalog.booking_context(
+            off, session, user_id=admin.id, key=None, account=True)).account
+        assert theirs is not None and theirs.role == "admin"
+        assert (await uow.catalog.booking_context(
+            10**6, session, user_id=admin.id, key=None, account=True)).account.role is None
 
 
 async def test_seats_another_process_claimed_are_not_picked(
@@ -128,3 +143,47 @@ async def test_seats_another_process_claimed_are_not_picked(
     assert second.json()["details"]["seat_ids"][0] not in (
         next_best, *first.json()["details"]["seat_ids"])
     assert await _counts(world, session) == (3, 3, 2, 4)
+
+
+async def test_a_booking_reads_its_account_with_the_offering(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bearer token whose account is not loaded yet: the account and its role are
+    read with the booking's first read, no sign-in read of their own; an account
+    deactivated since its token was issued gets 401, and nothing is written."""
+    off, session, _ = await f.theatre(world)
+    loads = [0]
+    load = accounts.load_principal
+
+    async def counted(**kw: Any) -> Any:
+        loads[0] += 1
+        return await load(**kw)
+
+    monkeypatch.setattr(accounts, "load_principal", counted)
+    accounts.forget_principals()
+    mine = await f.book(world, "customer_b", offering_id=off, session_id=session,
+                        best_available=True)
+    assert mine.status_code == 201, mine.text
+    assert "cancel" in mine.json()["allowed_actions"]
+    staff = await f.book(world, "staff_1", offering_id=off, session_id=session,
+                         best_available=True,
+                         customer={"name": "Walk In", "email": "walk.in@example.com"})
+    assert staff.status_code == 201, staff.text
+    assert staff.json()["customer"]["email"] == "walk.in@example.com"
+    assert loads[0] == 0
+    async with world.container.db(write=False) as uow:
+        made = await uow.bookings.get_by_ref(staff.json()["ref"])
+        assert made is not None
+        events = await uow.queries.timeline(made.id)
+    assert [e.actor_role for e in events] == ["staff", "system"]
+
+    before = await _counts(world, session)
+    async with world.container.db(write=True) as uow:
+        await uow.session.execute(text(
+            "UPDATE users SET is_active = false WHERE email = 'bob@example.com'"))
+        await uow.commit()
+    accounts.forget_principals()
+    gone = await f.book(world, "customer_b", offering_id=off, session_id=session,
+                        best_available=True, quantity=2)
+    assert gone.status_code == 401, gone.text
+    assert loads[0] == 0  # refused by the booking's own read
+    assert await _counts(world, session) == before

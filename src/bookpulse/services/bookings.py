@@ -23,6 +23,7 @@ from bookpulse.domain.errors import (
     NotFound,
     PolicyViolation,
     SeatTaken,
+    Unauthenticated,
     VersionConflict,
 )
 from bookpulse.domain.lifecycle import (
@@ -47,7 +48,7 @@ from bookpulse.domain.model import (
     Shape,
 )
 from bookpulse.domain.policy import CancellationPolicy
-from bookpulse.services import inventory
+from bookpulse.services import accounts, inventory
 from bookpulse.services.ports import UnitOfWorkFactory
 
 AUTO_CONFIRM_ACTOR = "auto-confirm"
@@ -133,12 +134,13 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
     body is refused.
     """
     key = idempotency_key if principal.user_id is not None else None
-    if inventory.may_take_one_step(request):
-        made = await _create_in_one_step(db=db, principal=principal, request=request,
+    if inventory.may_take_one_step(request) and principal.user_id is not None:
+        made = await _create_in_one_step(db=db, principal=principal,
+                                         user_id=principal.user_id, request=request,
                                          now=now, contact=contact, key=key,
                                          request_hash=request_hash)
         if made is not None:
-            return made
+            return made[0]
     async with db(write=True) as uow:
         ref = refs.new_reference()  # a taken one is replaced by bookings.add
         if key is not None:
@@ -164,34 +166,74 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
         return booking
 
 
+async def create_booking_for_user(*, db: UnitOfWorkFactory, user_id: int,
+                                  principals: accounts.PrincipalCache | None,
+                                  request: BookingRequest, now: datetime,
+                                  contact: Contact | None = None,
+                                  idempotency_key: str | None = None,
+                                  request_hash: str | None = None
+                                  ) -> tuple[Booking, Principal]:
+    """``create_booking`` for the holder of a verified access token whose account is not
+    loaded yet (not in ``principals``): a booking made in one step reads the account,
+    and its role in the offering's organization, with the offering, so that the sign-in
+    check costs no read of its own. Raises ``Unauthenticated`` as ``load_principal``
+    does when the account is gone or inactive. Returns the booking and the principal
+    it was made as (with that one organization's role only)."""
+    if inventory.may_take_one_step(request):
+        made = await _create_in_one_step(db=db, principal=None, user_id=user_id,
+                                         request=request, now=now, contact=contact,
+                                         key=idempotency_key, request_hash=request_hash)
+        if made is not None:
+            return made
+    principal = await accounts.load_principal(db=db, user_id=user_id, cache=principals)
+    return await create_booking(db=db, principal=principal, request=request, now=now,
+                                contact=contact, idempotency_key=idempotency_key,
+                                request_hash=request_hash), principal
+
+
+def _account_principal(account: Any, offering: Any) -> Principal:
+    """The principal a booking is made as, from ``booking_context``'s account: only
+    its role in the offering's organization is known."""
+    if account is None or not account.is_active:
+        raise Unauthenticated("This account no longer exists.")
+    memberships = ({offering.org_id: Role(account.role)}
+                   if account.role is not None and offering is not None else {})
+    return Principal(user_id=account.id, name=account.name, email=account.email,
+                     phone=account.phone, memberships=memberships)
+
+
 class _PickAgain(Exception):
     """A one-step booking's seats were claimed by another process before it wrote."""
 
 
-async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
-                              request: BookingRequest, now: datetime,
+async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal | None,
+                              user_id: int, request: BookingRequest, now: datetime,
                               contact: Contact | None, key: str | None,
-                              request_hash: str | None) -> Booking | None:
+                              request_hash: str | None) -> tuple[Booking, Principal] | None:
     """Places of one session, or seats of one performance, nothing more (the bookings of
     an on-sale rush): what the request gets is read without locks, then taken, added
     and committed in one step (``UnitOfWork.add_with_places``; on PostgreSQL one
-    statement, which holds the session's row lock only while it runs). None when this
-    path cannot decide (another shape, the session changed meanwhile, the key's first
-    booking is gone): the general path then decides, and says what is wrong.
+    statement, which holds the session's row lock only while it runs). Without a
+    ``principal`` the account of ``user_id`` is read with the offering and checked. None
+    when this path cannot decide (another shape, the session changed meanwhile, the
+    key's first booking is gone): the general path then decides, and says what is wrong.
     """
-    claim = (KeyClaim(user_id=principal.user_id, key=key, request_hash=request_hash or "")
-             if key is not None and principal.user_id is not None else None)
+    claim = (KeyClaim(user_id=user_id, key=key, request_hash=request_hash or "")
+             if key is not None else None)
     assert request.session_id is not None
     for _ in range(3):  # seats claimed by another process in between: pick again
         async with db(write=True, one_statement=True) as uow:
             # One read for the offering, the session and the key's first request, if any:
             # a retry is answered at once, and a sold-out answer needs nothing more.
-            row, session, seen = await uow.catalog.booking_context(
-                request.offering_id, request.session_id,
-                user_id=claim.user_id if claim else None, key=claim.key if claim else None)
-            if seen is not None:
-                return await _replayed(uow, seen, request_hash)
-            offering = _bookable_offering(row, request.offering_id, principal)
+            ctx = await uow.catalog.booking_context(
+                request.offering_id, request.session_id, user_id=user_id,
+                key=claim.key if claim else None, account=principal is None)
+            if principal is None:
+                principal = _account_principal(ctx.account, ctx.offering)
+            if ctx.seen is not None:
+                return await _replayed(uow, ctx.seen, request_hash), principal
+            offering = _bookable_offering(ctx.offering, request.offering_id, principal)
+            session = ctx.session
             handler = inventory.one_step_handler(offering.shape)
             if handler is None:
                 return None
@@ -213,12 +255,13 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal,
                     except SeatTaken:
                         raise _PickAgain() from None
                     quote.written = made is not None
-                    return made
+                    return (made, principal) if made is not None else None
             except _PickAgain:
                 continue
             except KeyClaimed:
                 assert claim is not None
-                return await _replay_claimed(uow, claim, request_hash)
+                replayed = await _replay_claimed(uow, claim, request_hash)
+                return (replayed, principal) if replayed is not None else None
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -234,31 +234,51 @@ _OFFERING_ROW = select(Offering.__table__).where(
 def _booking_context_statement() -> Select[Any]:
     """``CatalogRepo.booking_context``'s one statement: always one row, which has the
     offering's columns (``o_``), the session's if it belongs to that offering (``s_``),
-    then its seat layout's version and creation time, and the idempotency key's
-    (``k_``), each all NULL when there is no such row."""
+    then its seat layout's version and creation time, the idempotency key's (``k_``),
+    and the account's with its role in the offering's organization (``u_``), each all
+    NULL when there is no such row."""
     o, s, lay = Offering.__table__, Session.__table__, SeatLayout.__table__
     one = select(func.count().label("one")).subquery("one")  # one row to join onto
     joined = (one.outerjoin(o, o.c.id == bindparam("o_id"))
               .outerjoin(s, and_(s.c.id == bindparam("s_id"), s.c.offering_id == o.c.id))
               .outerjoin(lay, lay.c.id == s.c.layout_id)
               .outerjoin(_K, and_(_K.c.user_id == bindparam("k_user"),
-                                  _K.c.key == bindparam("k_key"))))
+                                  _K.c.key == bindparam("k_key")))
+              .outerjoin(_U, _U.c.id == bindparam("u_id"))
+              .outerjoin(_M, and_(_M.c.user_id == _U.c.id, _M.c.org_id == o.c.org_id)))
     return select(*(c.label(f"o_{c.name}") for c in o.c),
                   *(c.label(f"s_{c.name}") for c in s.c),
                   lay.c.version.label("l_version"), lay.c.created_at.label("l_created_at"),
                   _K.c.request_hash.label("k_request_hash"),
                   _K.c.status_code.label("k_status_code"),
-                  _K.c.body.label("k_body")).select_from(joined)
+                  _K.c.body.label("k_body"),
+                  *(c.label(f"u_{c.name}") for c in _ACCOUNT_COLUMNS),
+                  _M.c.role.label("u_role")).select_from(joined)
 
 
+_ACCOUNT_COLUMNS = (_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active)
 _BOOKING_CONTEXT = _booking_context_statement()
 OfferingRow = namedtuple("OfferingRow", [c.name for c in Offering.__table__.c])  # type: ignore[misc]
 #: A session's columns, and ``layout_stamp``: its seat layout's (version, creation time)
 #: as ``SeatRepo.cached_seat_map`` compares them, or None without a layout.
 SessionRow = namedtuple(  # type: ignore[misc]
     "SessionRow", [*(c.name for c in Session.__table__.c), "layout_stamp"])
+#: A user's columns as ``UserRepo.with_memberships`` reads them, and their role in one
+#: organization (None if not a member).
+AccountRow = namedtuple(  # type: ignore[misc]
+    "AccountRow", [*(c.name for c in _ACCOUNT_COLUMNS), "role"])
+
+
+class BookingContext(NamedTuple):
+    """``CatalogRepo.booking_context``: each None when there is none."""
+
+    offering: Any
+    session: Any
+    seen: dict[str, Any] | None
+    account: Any
 _O_SLICE = slice(0, len(OfferingRow._fields))
 _S_SLICE = slice(_O_SLICE.stop, _O_SLICE.stop + len(SessionRow._fields) - 1)
+_U_SLICE = slice(-len(AccountRow._fields), None)
 
 
 class CatalogRepo:
@@ -311,22 +331,25 @@ class CatalogRepo:
         return (await self.s.execute(_OFFERING_ROW, {"o_id": offering_id})).first()
 
     async def booking_context(self, offering_id: int, session_id: int, *,
-                              user_id: int | None, key: str | None
-                              ) -> tuple[Any | None, Any | None, dict[str, Any] | None]:
+                              user_id: int | None, key: str | None,
+                              account: bool = False) -> BookingContext:
         """For a new booking of one session, in one round trip: the offering (as
         ``offering_row`` reads it), the session if it is one of that offering's (as
-        ``session`` reads it, by attribute, with ``layout_stamp``), and what
-        ``IdempotencyRepo.get`` would return for the key; each None when there is none."""
+        ``session`` reads it, by attribute, with ``layout_stamp``), what
+        ``IdempotencyRepo.get`` would return for the user's key, and with ``account``
+        the user (``AccountRow``: as ``UserRepo.with_memberships`` reads them, with their
+        role in the offering's organization)."""
         row = (await self.s.execute(_BOOKING_CONTEXT, {
-            "o_id": offering_id, "s_id": session_id, "k_user": user_id,
-            "k_key": key})).one()
-        offering = OfferingRow(*row[_O_SLICE]) if row.o_id is not None else None
+            "o_id": offering_id, "s_id": session_id, "k_user": user_id, "k_key": key,
+            "u_id": user_id if account else None})).one()
         stamp = ((int(row.l_version), row.l_created_at) if row.l_version is not None
                  else None)
-        session = SessionRow(*row[_S_SLICE], stamp) if row.s_id is not None else None
-        seen = ({"request_hash": row.k_request_hash, "status": row.k_status_code,
-                 "body": row.k_body} if row.k_request_hash is not None else None)
-        return offering, session, seen
+        return BookingContext(
+            offering=OfferingRow(*row[_O_SLICE]) if row.o_id is not None else None,
+            session=SessionRow(*row[_S_SLICE], stamp) if row.s_id is not None else None,
+            seen=({"request_hash": row.k_request_hash, "status": row.k_status_code,
+                   "body": row.k_body} if row.k_request_hash is not None else None),
+            account=AccountRow(*row[_U_SLICE]) if row.u_id is not None else None)
 
     async def offering(self, offering_id: int, *, for_update: bool = False) -> Offering | None:
         stmt = select(Offering).where(Offering.id == offering_id)

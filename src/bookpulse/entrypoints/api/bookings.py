@@ -14,7 +14,7 @@ from bookpulse.domain.lifecycle import Action, Status
 from bookpulse.domain.model import BookingRequest, Contact, Principal
 from bookpulse.domain.refs import normalize_reference
 from bookpulse.entrypoints.api import views
-from bookpulse.entrypoints.api.deps import MAX_ID, ContainerDep, Limit, PrincipalDep
+from bookpulse.entrypoints.api.deps import MAX_ID, CallerDep, ContainerDep, Limit, PrincipalDep
 from bookpulse.entrypoints.api.schemas import (
     BookingIn,
     BookingOut,
@@ -74,16 +74,23 @@ def _request(body: BookingIn) -> BookingRequest:
 
 @router.post("/bookings", status_code=status.HTTP_201_CREATED, response_model=BookingOut)
 async def create_booking(
-    body: BookingIn, c: ContainerDep, principal: PrincipalDep, response: Response,
+    body: BookingIn, c: ContainerDep, caller: CallerDep, response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     contact = (Contact(name=body.customer.name, email=str(body.customer.email),
                        phone=body.customer.phone) if body.customer else None)
     fingerprint = svc.request_fingerprint(body.model_dump(mode="json"))
     key = idempotency_key.strip() if idempotency_key else None
-    booking = await svc.create_booking(
-        db=c.db, principal=principal, request=_request(body), contact=contact,
-        now=c.clock.now(), idempotency_key=key or None, request_hash=fingerprint)
+    principal = caller.principal
+    if principal is None:  # a bearer token whose account is read with the booking's read
+        booking, principal = await svc.create_booking_for_user(
+            db=c.db, user_id=caller.user_id, principals=c.principals, request=_request(body),
+            contact=contact, now=c.clock.now(), idempotency_key=key or None,
+            request_hash=fingerprint)
+    else:
+        booking = await svc.create_booking(
+            db=c.db, principal=principal, request=_request(body), contact=contact,
+            now=c.clock.now(), idempotency_key=key or None, request_hash=fingerprint)
     response.headers["Location"] = f"/api/v1/bookings/{booking.ref}"
     return await render(c, booking, principal)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -45,10 +46,7 @@ async def resolve_principal(request: Request) -> tuple[Principal, datetime] | No
     result: tuple[Principal, datetime] | None = None
     header = request.headers.get("authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Use 'Authorization: Bearer <access token>'.")
-        user_id, expires = c.tokens.read(token.strip(), now=now)
+        user_id, expires = _bearer(c, header, now)
         result = (await accounts.load_principal(db=c.db, user_id=user_id,
                                                   cache=c.principals), expires)
     else:
@@ -67,6 +65,37 @@ async def resolve_principal(request: Request) -> tuple[Principal, datetime] | No
                                                   cache=c.principals), expires)
     request.state.auth = result if result is not None else "anonymous"
     return result
+
+
+def _bearer(c: Container, header: str, now: datetime) -> tuple[int, datetime]:
+    """(user id, expiry) of the request's bearer token, verified."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("Use 'Authorization: Bearer <access token>'.")
+    return c.tokens.read(token.strip(), now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: their principal, or for a bearer token whose account is not
+    loaded yet, only the token's verified user id (``principal`` None). A route whose
+    first read can take the account with it (``bookings.create_booking_for_user``) then
+    checks it there, and the sign-in costs no read of its own."""
+
+    user_id: int
+    principal: Principal | None
+
+
+async def caller(request: Request) -> Caller:
+    if getattr(request.state, "auth", None) is None:
+        header = request.headers.get("authorization", "")
+        if header:
+            c = container(request)
+            user_id, _ = _bearer(c, header, c.clock.now())
+            return Caller(user_id=user_id, principal=c.principals.get(user_id))
+    principal = await current_principal(request)
+    assert principal.user_id is not None  # signed in: a user, never the system
+    return Caller(user_id=principal.user_id, principal=principal)
 
 
 async def optional_principal(request: Request) -> Principal | None:
@@ -93,6 +122,7 @@ def require_member(principal: Principal, org_id: int) -> None:
 
 ContainerDep = Annotated[Container, Depends(_container_dep)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+CallerDep = Annotated[Caller, Depends(caller)]
 MaybePrincipal = Annotated[Principal | None, Depends(optional_principal)]
 
 
@@ -100,4 +130,4 @@ def now(c: Container) -> datetime:
     return c.clock.now()  # type: ignore[no-any-return]
 
 
-__all__ = ["Any", "ContainerDep", "Id", "Limit", "MaybePrincipal", "PrincipalDep"]
+__all__ = ["Any", "CallerDep", "ContainerDep", "Id", "Limit", "MaybePrincipal", "PrincipalDep"]
