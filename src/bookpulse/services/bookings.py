@@ -134,7 +134,7 @@ async def create_booking(*, db: UnitOfWorkFactory, principal: Principal,
     body is refused.
     """
     key = idempotency_key if principal.user_id is not None else None
-    if inventory.may_take_one_step(request) and principal.user_id is not None:
+    if inventory.may_take_one_step(request):
         made = await _create_in_one_step(db=db, principal=principal,
                                          user_id=principal.user_id, request=request,
                                          now=now, contact=contact, key=key,
@@ -207,7 +207,7 @@ class _PickAgain(Exception):
 
 
 async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal | None,
-                              user_id: int, request: BookingRequest, now: datetime,
+                              user_id: int | None, request: BookingRequest, now: datetime,
                               contact: Contact | None, key: str | None,
                               request_hash: str | None) -> tuple[Booking, Principal] | None:
     """Places of one session, or seats of one performance, nothing more (the bookings of
@@ -219,7 +219,7 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal | N
     key's first booking is gone): the general path then decides, and says what is wrong.
     """
     claim = (KeyClaim(user_id=user_id, key=key, request_hash=request_hash or "")
-             if key is not None else None)
+             if key is not None and user_id is not None else None)
     assert request.session_id is not None
     for _ in range(3):  # seats claimed by another process in between: pick again
         async with db(write=True, one_statement=True) as uow:
