@@ -187,3 +187,32 @@ async def test_a_booking_reads_its_account_with_the_offering(
     assert gone.status_code == 401, gone.text
     assert loads[0] == 0  # refused by the booking's own read
     assert await _counts(world, session) == before
+
+
+async def test_a_writer_reads_the_booking_context_as_the_repository_does(
+        world: World) -> None:
+    """On PostgreSQL a writer sends the read straight to the driver; what it returns is
+    what the repository's read returns (dates, JSON, the key's body, the account)."""
+    off, session, _ = await f.theatre(world)
+    r = await world.client.post(
+        "/api/v1/bookings", json={"offering_id": off, "session_id": session,
+                                  "best_available": True},
+        headers={**world.headers["customer_a"], "Idempotency-Key": "ctx-w"})
+    assert r.status_code == 201, r.text
+    db = world.container.db
+    async with db(write=False) as uow:
+        booked = await uow.bookings.get_by_ref(r.json()["ref"])
+        admin = await uow.users.by_email("admin1@example.com")
+    assert booked is not None and admin is not None
+    asks = [(off, session, booked.customer_id, "ctx-w", True),
+            (off, session, admin.id, None, True), (off, 10**6, None, None, False),
+            (10**6, session, booked.customer_id, "ctx-w", False)]
+    for o, s, user, key, account in asks:
+        async with db(write=False) as uow:
+            read = await uow.catalog.booking_context(o, s, user_id=user, key=key,
+                                                     account=account)
+        async with db(write=True, one_statement=True) as uow:
+            written = await uow.booking_context(o, s, user_id=user, key=key,
+                                                account=account)
+        assert written == read
+    assert read.seen is not None and read.seen["body"] == {"ref": r.json()["ref"]}

@@ -225,7 +225,7 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal | N
         async with db(write=True, one_statement=True) as uow:
             # One read for the offering, the session and the key's first request, if any:
             # a retry is answered at once, and a sold-out answer needs nothing more.
-            ctx = await uow.catalog.booking_context(
+            ctx = await uow.booking_context(
                 request.offering_id, request.session_id, user_id=user_id,
                 key=claim.key if claim else None, account=principal is None)
             if principal is None:

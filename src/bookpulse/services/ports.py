@@ -90,6 +90,14 @@ class UnitOfWork(Protocol):
         """A writer's first read of a booking, without a lock and, where the store can,
         outside the transaction: its save must check the version read."""
 
+    async def booking_context(self, offering_id: int, session_id: int, *,
+                              user_id: int | None, key: str | None,
+                              account: bool = False) -> Any:
+        """A new booking's first read, one round trip: the offering, the session (with
+        its seat layout's stamp), the user's idempotency key and, with ``account``, the
+        user with their role in the offering's organization (``offering``, ``session``,
+        ``seen``, ``account``: each None when there is none)."""
+
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
         """``bookings.save``, written together with the unit's events at commit where the
         store can (``VersionConflict`` then)."""

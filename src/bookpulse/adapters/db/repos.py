@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -257,7 +258,8 @@ def _booking_context_statement() -> Select[Any]:
 
 
 _ACCOUNT_COLUMNS = (_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active)
-_BOOKING_CONTEXT = _booking_context_statement()
+#: A PostgreSQL writer sends it straight to the driver (``SqlUnitOfWork.booking_context``).
+BOOKING_CONTEXT = _booking_context_statement()
 OfferingRow = namedtuple("OfferingRow", [c.name for c in Offering.__table__.c])  # type: ignore[misc]
 #: A session's columns, and ``layout_stamp``: its seat layout's (version, creation time)
 #: as ``SeatRepo.cached_seat_map`` compares them, or None without a layout.
@@ -279,6 +281,28 @@ class BookingContext(NamedTuple):
 _O_SLICE = slice(0, len(OfferingRow._fields))
 _S_SLICE = slice(_O_SLICE.stop, _O_SLICE.stop + len(SessionRow._fields) - 1)
 _U_SLICE = slice(-len(AccountRow._fields), None)
+_AT = {c.name: i for i, c in enumerate(BOOKING_CONTEXT.selected_columns)}
+
+
+def booking_context_params(offering_id: int, session_id: int, *, user_id: int | None,
+                           key: str | None, account: bool) -> dict[str, Any]:
+    return {"o_id": offering_id, "s_id": session_id, "k_user": user_id, "k_key": key,
+            "u_id": user_id if account else None}
+
+
+def booking_context_of(row: Sequence[Any]) -> BookingContext:
+    """``CatalogRepo.booking_context`` from its statement's row, by position (the same
+    for SQLAlchemy's row and, sent straight to the driver, asyncpg's record)."""
+    v = tuple(row)
+    stamp = ((int(v[_AT["l_version"]]), v[_AT["l_created_at"]])
+             if v[_AT["l_version"]] is not None else None)
+    return BookingContext(
+        offering=OfferingRow(*v[_O_SLICE]) if v[_AT["o_id"]] is not None else None,
+        session=SessionRow(*v[_S_SLICE], stamp) if v[_AT["s_id"]] is not None else None,
+        seen=({"request_hash": v[_AT["k_request_hash"]],
+               "status": v[_AT["k_status_code"]], "body": v[_AT["k_body"]]}
+              if v[_AT["k_request_hash"]] is not None else None),
+        account=AccountRow(*v[_U_SLICE]) if v[_AT["u_id"]] is not None else None)
 
 
 class CatalogRepo:
@@ -339,17 +363,9 @@ class CatalogRepo:
         ``IdempotencyRepo.get`` would return for the user's key, and with ``account``
         the user (``AccountRow``: as ``UserRepo.with_memberships`` reads them, with their
         role in the offering's organization)."""
-        row = (await self.s.execute(_BOOKING_CONTEXT, {
-            "o_id": offering_id, "s_id": session_id, "k_user": user_id, "k_key": key,
-            "u_id": user_id if account else None})).one()
-        stamp = ((int(row.l_version), row.l_created_at) if row.l_version is not None
-                 else None)
-        return BookingContext(
-            offering=OfferingRow(*row[_O_SLICE]) if row.o_id is not None else None,
-            session=SessionRow(*row[_S_SLICE], stamp) if row.s_id is not None else None,
-            seen=({"request_hash": row.k_request_hash, "status": row.k_status_code,
-                   "body": row.k_body} if row.k_request_hash is not None else None),
-            account=AccountRow(*row[_U_SLICE]) if row.u_id is not None else None)
+        return booking_context_of((await self.s.execute(
+            BOOKING_CONTEXT, booking_context_params(
+                offering_id, session_id, user_id=user_id, key=key, account=account))).one())
 
     async def offering(self, offering_id: int, *, for_update: bool = False) -> Offering | None:
         stmt = select(Offering).where(Offering.id == offering_id)

@@ -41,6 +41,7 @@ from typing import Any, Protocol, TypeVar
 
 from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import insert, text, update
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as pg_asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -202,6 +203,21 @@ class SqlUnitOfWork:
                 row = await driver.fetchrow(_PG_BOOKING_BY_REF, ref)
                 return repos.to_domain(_Columns(row)) if row is not None else None
         return await self.bookings.get_by_ref(ref)
+
+    async def booking_context(self, offering_id: int, session_id: int, *,
+                              user_id: int | None, key: str | None,
+                              account: bool = False) -> repos.BookingContext:
+        """``catalog.booking_context``. A PostgreSQL writer sends it on its own
+        connection straight to the driver, before any transaction, as ``read_booking``
+        does: it is the first read of every booking made in one step."""
+        if self._write and not self._db.sqlite:
+            params = repos.booking_context_params(offering_id, session_id, user_id=user_id,
+                                                  key=key, account=account)
+            driver = await self._driver()
+            return repos.booking_context_of(await driver.fetchrow(
+                _PG_BOOKING_CONTEXT, *(params[name] for name in _PG_BOOKING_CONTEXT_ORDER)))
+        return await self.catalog.booking_context(  # type: ignore[no-any-return]
+            offering_id, session_id, user_id=user_id, key=key, account=account)
 
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
         """``bookings.save``, sent with this unit's events at commit: on PostgreSQL one
@@ -576,6 +592,15 @@ class _Final:
 _PG_BOOKING_BY_REF = (
     f"SELECT {', '.join(c.name for c in BookingRow.__table__.c)} FROM bookings "  # noqa: S608
     "WHERE ref = $1")
+
+
+def _pg_text(statement: Any) -> tuple[str, tuple[str, ...]]:
+    """A statement's PostgreSQL text for asyncpg, and its parameters' names in order."""
+    compiled = statement.compile(dialect=pg_asyncpg_dialect())
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+_PG_BOOKING_CONTEXT, _PG_BOOKING_CONTEXT_ORDER = _pg_text(repos.BOOKING_CONTEXT)
 
 
 class _Columns:
