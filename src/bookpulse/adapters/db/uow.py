@@ -216,7 +216,7 @@ class SqlUnitOfWork:
             driver = await self._driver()
             return repos.booking_context_of(await driver.fetchrow(
                 _PG_BOOKING_CONTEXT, *(params[name] for name in _PG_BOOKING_CONTEXT_ORDER)))
-        return await self.catalog.booking_context(  # type: ignore[no-any-return]
+        return await self.catalog.booking_context(
             offering_id, session_id, user_id=user_id, key=key, account=account)
 
     async def save_at_commit(self, booking: Booking, *, expected_version: int) -> None:
