@@ -67,19 +67,25 @@ async def test_a_seat_claimed_meanwhile_fails_the_whole_step(world: World) -> No
     assert await _counts(world, session) == before
 
 
+async def _keyed_booking(world: World, off: int, session: int, key: str) -> Any:
+    """(response, booking) of customer A's best seat, booked with ``key``."""
+    r = await world.client.post(
+        "/api/v1/bookings", json={"offering_id": off, "session_id": session,
+                                  "best_available": True},
+        headers={**world.headers["customer_a"], "Idempotency-Key": key})
+    assert r.status_code == 201, r.text
+    async with world.container.db(write=False) as uow:
+        booked = await uow.bookings.get_by_ref(r.json()["ref"])
+    assert booked is not None and booked.customer_id is not None
+    return r, booked
+
+
 async def test_the_booking_context_is_read_in_one_statement(world: World) -> None:
     """The offering, the session (only one of that offering's, with its seat layout's
     stamp) and the key's first request, as their own reads give them."""
     off, session, layout = await f.theatre(world)
     other_off, other_session, _ = await f.theatre(world)
-    r = await world.client.post(
-        "/api/v1/bookings", json={"offering_id": off, "session_id": session,
-                                  "best_available": True},
-        headers={**world.headers["customer_a"], "Idempotency-Key": "ctx-1"})
-    assert r.status_code == 201, r.text
-    async with world.container.db(write=False) as uow:
-        booked = await uow.bookings.get_by_ref(r.json()["ref"])
-    assert booked is not None and booked.customer_id is not None
+    r, booked = await _keyed_booking(world, off, session, "ctx-1")
     user_id = booked.customer_id
     async with world.container.db(write=False) as uow:
         offering, row, seen, account = await uow.catalog.booking_context(
@@ -194,16 +200,11 @@ async def test_a_writer_reads_the_booking_context_as_the_repository_does(
     """On PostgreSQL a writer sends the read straight to the driver; what it returns is
     what the repository's read returns (dates, JSON, the key's body, the account)."""
     off, session, _ = await f.theatre(world)
-    r = await world.client.post(
-        "/api/v1/bookings", json={"offering_id": off, "session_id": session,
-                                  "best_available": True},
-        headers={**world.headers["customer_a"], "Idempotency-Key": "ctx-w"})
-    assert r.status_code == 201, r.text
+    r, booked = await _keyed_booking(world, off, session, "ctx-w")
     db = world.container.db
     async with db(write=False) as uow:
-        booked = await uow.bookings.get_by_ref(r.json()["ref"])
         admin = await uow.users.by_email("admin1@example.com")
-    assert booked is not None and admin is not None
+    assert admin is not None
     asks = [(off, session, booked.customer_id, "ctx-w", True),
             (off, session, admin.id, None, True), (off, 10**6, None, None, False),
             (10**6, session, booked.customer_id, "ctx-w", False)]

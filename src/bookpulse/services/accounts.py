@@ -95,14 +95,19 @@ async def load_principal(*, db: UnitOfWorkFactory, user_id: int,
         generation = cache.generation
     async with db(write=False) as uow:
         user, memberships = await uow.users.with_memberships(user_id)
-    if user is None or not user.is_active:
-        raise Unauthenticated("This account no longer exists.")
-    principal = Principal(user_id=user.id, name=user.name, email=user.email,
-                          phone=user.phone,
-                          memberships={org_id: Role(role) for org_id, role in memberships})
+    principal = principal_of(user, memberships)
     if cache is not None:
         cache.put(principal, generation=generation)
     return principal
+
+
+def principal_of(user: Any, memberships: list[tuple[int, str]]) -> Principal:
+    """The principal of an account as read (id, name, email, phone, is_active) with its
+    (org id, role) pairs; ``Unauthenticated`` if it is gone or inactive."""
+    if user is None or not user.is_active:
+        raise Unauthenticated("This account no longer exists.")
+    return Principal(user_id=user.id, name=user.name, email=user.email, phone=user.phone,
+                     memberships={org_id: Role(role) for org_id, role in memberships})
 
 
 class PrincipalCache:

@@ -23,7 +23,6 @@ from bookpulse.domain.errors import (
     NotFound,
     PolicyViolation,
     SeatTaken,
-    Unauthenticated,
     VersionConflict,
 )
 from bookpulse.domain.lifecycle import (
@@ -194,12 +193,8 @@ async def create_booking_for_user(*, db: UnitOfWorkFactory, user_id: int,
 def _account_principal(account: Any, offering: Any) -> Principal:
     """The principal a booking is made as, from ``booking_context``'s account: only
     its role in the offering's organization is known."""
-    if account is None or not account.is_active:
-        raise Unauthenticated("This account no longer exists.")
-    memberships = ({offering.org_id: Role(account.role)}
-                   if account.role is not None and offering is not None else {})
-    return Principal(user_id=account.id, name=account.name, email=account.email,
-                     phone=account.phone, memberships=memberships)
+    role = account.role if account is not None and offering is not None else None
+    return accounts.principal_of(account, [(offering.org_id, role)] if role else [])
 
 
 class _PickAgain(Exception):

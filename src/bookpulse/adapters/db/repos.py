@@ -58,10 +58,11 @@ _INSERT_PG, _INSERT_SQLITE = (
     dialect_insert(_B).on_conflict_do_nothing(index_elements=["ref"]).returning(_B.c.id)
     for dialect_insert in (postgresql.insert, sqlite.insert))
 _U, _M = User.__table__, Membership.__table__
+#: An account as authentication reads it (``accounts.principal_of``).
+_ACCOUNT_COLUMNS = (_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active)
 #: A signed-in user and their (org, role) pairs: what every request's authentication
 #: reads when its principal is not cached. Plain columns, no ORM objects.
-_PRINCIPAL = (select(_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active,
-                     _M.c.org_id, _M.c.role)
+_PRINCIPAL = (select(*_ACCOUNT_COLUMNS, _M.c.org_id, _M.c.role)
               .select_from(_U.outerjoin(_M, _M.c.user_id == _U.c.id))
               .where(_U.c.id == bindparam("u_id")))
 
@@ -257,7 +258,6 @@ def _booking_context_statement() -> Select[Any]:
                   _M.c.role.label("u_role")).select_from(joined)
 
 
-_ACCOUNT_COLUMNS = (_U.c.id, _U.c.name, _U.c.email, _U.c.phone, _U.c.is_active)
 #: A PostgreSQL writer sends it straight to the driver (``SqlUnitOfWork.booking_context``).
 BOOKING_CONTEXT = _booking_context_statement()
 OfferingRow = namedtuple("OfferingRow", [c.name for c in Offering.__table__.c])  # type: ignore[misc]

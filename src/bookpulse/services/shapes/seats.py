@@ -8,7 +8,8 @@ time per session. ``UNIQUE(session_id, seat_id)`` on the claims is the second gu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -41,6 +42,16 @@ def _seated(session: Any, offering: Any) -> Any:
     return session
 
 
+async def chosen_seats(uow: Any, session_id: int, layout_id: int, seat_ids: Sequence[int],
+                       *, also_taken: AbstractSet[int] = frozenset()) -> list[SeatInfo]:
+    """The chosen seats, if each is on the map, for sale and free: not claimed, nor in
+    ``also_taken`` (else ``SeatTaken``, or ``InvalidInput``)."""
+    ids = list(seat_ids)
+    repo = uow.shapes.seats
+    return choose_seats(await repo.seat_map(layout_id, ids),
+                        also_taken | await repo.taken(session_id, ids), ids)
+
+
 class SeatPicks:
     """This process's picking of seats for one-step bookings, per performance.
 
@@ -63,8 +74,8 @@ class SeatPicks:
     def _key(uow: Any, session: Any) -> tuple[Any, int, datetime]:
         return uow.shapes.seats.database, session.id, session.created_at
 
-    async def _claims(self, uow: Any, session: Any, *, fresh: bool) -> set[int]:
-        key = self._key(uow, session)
+    async def _claims(self, uow: Any, key: tuple[Any, int, datetime], session: Any, *,
+                      fresh: bool) -> set[int]:
         hit = self._claimed.get(key)
         if (not fresh and hit is not None and hit[0] > monotonic()
                 and len(hit[1]) >= session.taken):
@@ -75,17 +86,17 @@ class SeatPicks:
         self._claimed[key] = (monotonic() + CLAIMS_TTL, claimed)
         return claimed
 
-    async def _best(self, uow: Any, session: Any, wanted: int,
-                    pending: set[int]) -> list[SeatInfo]:
+    async def _best(self, uow: Any, key: tuple[Any, int, datetime], session: Any,
+                    wanted: int, pending: set[int]) -> list[SeatInfo]:
         seat_map = await uow.shapes.seats.cached_seat_map(session.layout_id,
                                                            stamp=session.layout_stamp)
-        claimed = await self._claims(uow, session, fresh=False)
+        claimed = await self._claims(uow, key, session, fresh=False)
         try:
             return best_available(seat_map, claimed | pending, wanted)
         except SoldOut:
             if len(claimed) + len(pending) + wanted <= session.capacity:
                 # Full by this copy, not by the session's count: read the claims again.
-                claimed = await self._claims(uow, session, fresh=True)
+                claimed = await self._claims(uow, key, session, fresh=True)
                 return best_available(seat_map, claimed | pending, wanted)
             raise
 
@@ -98,12 +109,10 @@ class SeatPicks:
         async with self._locks.hold(key):
             pending = self._pending.get(key, set())
             if request.seat_ids:
-                ids = list(request.seat_ids)
-                repo = uow.shapes.seats
-                seats = choose_seats(await repo.seat_map(session.layout_id, ids),
-                                     pending.union(await repo.taken(session.id, ids)), ids)
+                seats = await chosen_seats(uow, session.id, session.layout_id,
+                                           request.seat_ids, also_taken=pending)
             else:
-                seats = await self._best(uow, session, wanted, pending)
+                seats = await self._best(uow, key, session, wanted, pending)
             ids = [s.id for s in seats]
             pending.update(ids)
             self._pending[key] = pending
@@ -163,9 +172,7 @@ class SeatInventory:
         repo = uow.shapes.seats
         assert request.session_id is not None
         if request.seat_ids:
-            ids = list(request.seat_ids)
-            return choose_seats(await repo.seat_map(layout_id, ids),
-                                await repo.taken(request.session_id, ids), ids)
+            return await chosen_seats(uow, request.session_id, layout_id, request.seat_ids)
         return best_available(await repo.cached_seat_map(layout_id),
                               await repo.taken(request.session_id), wanted)
 
