@@ -207,6 +207,33 @@ async def test_a_writers_unlocked_read_gives_the_booking_as_its_repository_does(
     assert found.start_at.tzinfo is not None and found.details["notes"].startswith("Zoë")
 
 
+async def test_a_status_change_makes_no_orm_session_on_postgresql(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a status change reads its booking and writes it with its event
+    straight through the driver, so its unit of work never makes an ORM session (it is
+    made on first use). SQLite's writers go through the session."""
+    ref = (await world.book()).json()["ref"]
+    url = f"/api/v1/bookings/{ref}/transitions"
+    admin = world.headers["admin_1"]
+    r = await world.client.post(url, json={"action": "confirm"}, headers=admin)
+    assert r.status_code == 200, r.text  # the admin's roles and the offering now cached
+    db = world.container.db
+    made: list[bool] = []
+    sessionmaker = db.sessionmaker
+
+    def counting(*, write: bool) -> Any:
+        made.append(write)
+        return sessionmaker(write=write)
+
+    monkeypatch.setattr(db, "sessionmaker", counting)
+    r = await world.client.post(url, json={"action": "check_in"}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["version"]) == ("checked_in", 3)
+    assert made.count(True) == (1 if db.sqlite else 0)
+    stored = await _rows(world, "SELECT status, version FROM bookings WHERE ref = :r", r=ref)
+    assert tuple(stored[0]) == ("checked_in", 3)
+
+
 class _Sink:
     """Stands in for the live hub: keeps what writers hand over after their commits."""
 

@@ -107,14 +107,30 @@ class SqlUnitOfWork:
         self._lock_held = False
         self._gated = False
         self._conn: AsyncConnection | None = None
+        self._raw: Any = None  # the asyncpg connection under ``_conn`` (``_driver``)
         #: ``save_at_commit``: (booking, its values as JSON, expected version).
         self._staged: tuple[Booking, str, int] | None = None
-        self.session: AsyncSession = db.sessionmaker(write=write)()
-        if (not write or self._one_statement) and not db.sqlite:
-            self.session.info[AUTOCOMMIT_READ] = True
+        self._session: AsyncSession | None = None
         self.events = EventLogWriter()
         self.committed_event_ids: list[int] = []
         self.committed_org_ids: list[int] = []
+
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session, made on first use. A PostgreSQL status change (``read_booking``
+        and ``save_at_commit``) and a booking of places go straight to the driver and
+        never need one: making, committing and closing an unused session cost about
+        80 us of CPU on every such request."""
+        if self._session is None:
+            db = self._db
+            session = db.sessionmaker(write=self._write)()
+            if (not self._write or self._one_statement) and not db.sqlite:
+                session.info[AUTOCOMMIT_READ] = True
+            if self._conn is not None:  # a PostgreSQL writer's own connection
+                session.bind = self._conn
+                session.sync_session.bind = self._conn.sync_connection
+            self._session = session
+        return self._session
 
     # The repositories, each made when a unit of work first uses it (most use two or
     # three of them).
@@ -144,8 +160,6 @@ class SqlUnitOfWork:
             self._conn = await self._db.engine.connect()
             if self._one_statement:
                 await self._conn.execution_options(isolation_level="AUTOCOMMIT")
-            self.session.bind = self._conn
-            self.session.sync_session.bind = self._conn.sync_connection
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -153,9 +167,11 @@ class SqlUnitOfWork:
             # close() rolls back anything uncommitted and detaches objects without
             # expiring them, so read results stay usable after the unit of work.
             try:
-                if READ_TX in self.session.info:
-                    await self._end_read_transaction()
-                await self.session.close()
+                session = self._session
+                if session is not None:
+                    if READ_TX in session.info:
+                        await self._end_read_transaction()
+                    await session.close()
             finally:
                 try:
                     if self._conn is not None:
@@ -245,7 +261,8 @@ class SqlUnitOfWork:
         if self._staged is not None and not pending:
             await self._save_staged()
         written = await self._write_events(pending) if pending else None
-        await self.session.commit()
+        if self._session is not None:
+            await self._session.commit()
         if pending:
             await self._committed(pending, written)
 
@@ -357,7 +374,8 @@ class SqlUnitOfWork:
         return booking
 
     async def rollback(self) -> None:
-        await self.session.rollback()
+        if self._session is not None:
+            await self._session.rollback()
         self.events.pending = []
         self._staged = None
 
@@ -369,7 +387,8 @@ class SqlUnitOfWork:
             first = await self._write_events_stepwise(_event_rows(pending))
             self.events.appended_ids = list(range(first, first + len(pending)))
             return None
-        await self.session.flush()  # rows the events refer to must exist first
+        if self._session is not None:
+            await self._session.flush()  # rows the events refer to must exist first
         payload = _events_payload(pending)
         # One statement of fixed text, sent without SQLAlchemy's execution layers. When
         # nothing was written before it, no transaction is open and this statement is
@@ -411,9 +430,12 @@ class SqlUnitOfWork:
         return [LogEntry(*r) for r in rows] if entries else None
 
     async def _driver(self) -> Any:
-        """PostgreSQL: the asyncpg connection under this writer's own connection."""
-        assert self._conn is not None
-        return (await self._conn.get_raw_connection()).driver_connection
+        """PostgreSQL: the asyncpg connection under this writer's own connection (asked
+        of SQLAlchemy once per unit of work: each ask is a greenlet switch)."""
+        if self._raw is None:
+            assert self._conn is not None
+            self._raw = (await self._conn.get_raw_connection()).driver_connection
+        return self._raw
 
     async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
         n = len(rows)
