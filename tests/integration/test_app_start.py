@@ -105,3 +105,27 @@ async def test_database_connections_are_open_at_start_up(
             assert engine.pool.checkedin() == 3  # type: ignore[attr-defined]
             assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         assert (await _health(app)).status_code == 200
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["default", "opentelemetry"])
+async def test_fastapi_asks_the_telemetry_providers_only_when_enabled(
+        settings: Settings, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+        enabled: bool) -> None:
+    """FastAPI checks on every request whether OpenTelemetry providers are configured.
+    Bookpulse switches that off unless ``BOOKPULSE_OPENTELEMETRY`` asks for it."""
+    from opentelemetry import trace
+
+    asked: list[int] = []
+    provider = trace.get_tracer_provider
+
+    def counting() -> Any:
+        asked.append(1)
+        return provider()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counting)
+    settings = settings.model_copy(update={"opentelemetry": enabled})
+    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
+    app = create_app(container, manage_lifecycle=False)
+    assert (await _health(app)).status_code == 200
+    assert (await _health(app)).status_code == 200
+    assert (len(asked) >= 2) if enabled else asked == []

@@ -10,6 +10,7 @@ from importlib import import_module
 from fastapi import FastAPI, WebSocket
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import Receive, Scope, Send
 
 from bookpulse import __version__
@@ -86,6 +87,10 @@ class BookpulseApp(FastAPI):
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
+#: FastAPI's telemetry configuration unless ``BOOKPULSE_OPENTELEMETRY`` is set (config.py).
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def build_routes(app: FastAPI) -> int:
     """Build every route's request handling now, at start-up. FastAPI builds an included
     router's routes (their parameter and response models) on the first request that
@@ -115,9 +120,10 @@ def create_app(container: Container, *, manage_lifecycle: bool = True,
             if manage_lifecycle:
                 await container.stop()
 
+    telemetry = None if container.settings.opentelemetry else TELEMETRY_OFF
     app = BookpulseApp(title="Bookpulse", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan, docs_url="/docs", redoc_url=None,
-                  openapi_url="/api/v1/openapi.json")
+                       lifespan=lifespan, docs_url="/docs", redoc_url=None,
+                       openapi_url="/api/v1/openapi.json", telemetry=telemetry)
     app.state.container = container
     errors.install(app)
     for name in ROUTERS:
