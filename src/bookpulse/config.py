@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     #: FastAPI's own OpenTelemetry traces, metrics and logs, sent to the providers that
     #: ``opentelemetry-instrument`` or the host's set-up configure. Off by default:
     #: switched on, FastAPI asks the global providers on every request whether any is
-    #: configured (about 30 us of CPU per request here, measured with none configured).
+    #: configured (2-3 % of a status change's CPU in a py-spy profile, with none set).
     opentelemetry: bool = Field(default=False, alias="BOOKPULSE_OPENTELEMETRY")
 
     access_token_minutes: int = 15

@@ -120,7 +120,7 @@ class SqlUnitOfWork:
         """The ORM session, made on first use. A PostgreSQL status change (``read_booking``
         and ``save_at_commit``) and a booking of places go straight to the driver and
         never need one: making, committing and closing an unused session cost about
-        80 us of CPU on every such request."""
+        0.1 ms of CPU on every such request (ADR 0009)."""
         if self._session is None:
             db = self._db
             session = db.sessionmaker(write=self._write)()
