@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import routing
+from sqlalchemy import text
 
 from bookpulse import bootstrap
 from bookpulse.adapters.clock import FakeClock
@@ -129,3 +130,33 @@ async def test_fastapi_asks_the_telemetry_providers_only_when_enabled(
     assert (await _health(app)).status_code == 200
     assert (await _health(app)).status_code == 200
     assert (len(asked) >= 2) if enabled else asked == []
+
+
+async def test_writer_connections_have_the_hot_statements_prepared_at_start_up(
+        settings: Settings, clock: FakeClock, postgres_url: str) -> None:
+    """PostgreSQL: every standing writer connection has the statements of bookings and
+    status changes prepared before the first request, and the warm-up wrote nothing."""
+    from bookpulse.adapters.db import uow as uow_module
+
+    settings = settings.model_copy(update={"database_url": postgres_url,
+                                           "db_pool_size": 3})
+    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
+    db = container.db
+    app = create_app(container, migrate=False)
+    async with app.router.lifespan_context(app):
+        async with db.engine.connect() as c:
+            head = (await c.execute(text("SELECT last_id FROM event_log_head"))).all()
+        expected = {sql for sql, _ in uow_module._warm_up_statements()}
+        conns = [await db.engine.connect() for _ in range(3)]  # the three standing ones
+        try:
+            for conn in conns:
+                driver = (await conn.get_raw_connection()).driver_connection
+                prepared = {r[0] for r in await driver.fetch(
+                    "SELECT statement FROM pg_prepared_statements")}
+                assert expected <= prepared
+        finally:
+            for conn in conns:
+                await conn.close()
+    async with db.engine.connect() as c:
+        assert (await c.execute(text("SELECT last_id FROM event_log_head"))).all() == head
+    await db.dispose()
