@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -68,3 +69,30 @@ async def test_redis_wakes_the_other_instance_and_asks_for_a_full_read_on_connec
     finally:
         await a.stop()
         await b.stop()
+
+
+@pytest.mark.redis
+async def test_after_redis_restarts_the_listener_asks_for_a_full_read(
+        tmp_path: Path) -> None:
+    """Wake-ups published while the listener's connection was down are lost, so once it
+    is subscribed again it must ask its readers to read the log (``READ_ALL``), however
+    the connection came back: also when Redis is back before the listener notices."""
+    from tests.e2e.test_live_multi_instance import PrivateRedis
+
+    server = PrivateRedis(tmp_path)
+    server.start()
+    broker = RedisBroker(f"redis://127.0.0.1:{server.port}/0")
+    queue = broker.subscribe()
+    await broker.start()
+    try:
+        assert await next_wake(queue) == READ_ALL
+        for _ in range(3):
+            server.stop()
+            server.start()  # back at once
+            assert await next_wake(queue) == READ_ALL
+            await broker.publish(last_event_id=7, org_ids=[1])
+            assert await next_wake(queue) == 7  # here at once; then back through Redis
+            assert await next_wake(queue) == 7
+    finally:
+        await broker.stop()
+        server.stop()

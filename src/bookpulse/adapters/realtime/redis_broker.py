@@ -22,6 +22,9 @@ import random
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bookpulse.adapters.realtime.broker import READ_ALL, wake
@@ -41,15 +44,26 @@ class RedisBroker:
         self.connected = False
         self.reconnects = 0
         self._subscribers: set[asyncio.Queue[int]] = set()
-        self._redis: Redis | None = None
+        self._redis: Redis | None = None  # publishing and pings
+        self._listener: Redis | None = None  # the subscription
         self._task: asyncio.Task[None] | None = None
 
-    def _client(self) -> Redis:
+    def _client(self, *, retries: int) -> Redis:
+        """A client whose commands are sent again ``retries`` times on a new connection
+        when theirs turns out closed (after a Redis restart every pooled connection is)."""
         return Redis.from_url(self.url, socket_connect_timeout=2.0, socket_keepalive=True,
-                              health_check_interval=15, decode_responses=True)
+                              health_check_interval=15, decode_responses=True,
+                              retry=Retry(NoBackoff(), retries),
+                              retry_on_error=[RedisConnectionError])
 
     async def start(self) -> None:
-        self._redis = self._client()
+        # Publishing retries once: its first use after a restart would otherwise fail on
+        # a closed pooled connection, and that wake-up would be lost. The subscription
+        # never retries by itself: redis-py would re-subscribe silently, and what was
+        # published in between would be lost without the full read that ``_listen``
+        # asks for whenever it subscribes again.
+        self._redis = self._client(retries=1)
+        self._listener = self._client(retries=0)
         self._task = asyncio.create_task(self._listen(), name="redis-broker-listener")
 
     async def stop(self) -> None:
@@ -58,9 +72,10 @@ class RedisBroker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        if self._redis is not None:
-            await self._redis.aclose()
-            self._redis = None
+        for client in (self._redis, self._listener):
+            if client is not None:
+                await client.aclose()
+        self._redis = self._listener = None
 
     # the EventBus port -------------------------------------------------------------
 
@@ -102,8 +117,8 @@ class RedisBroker:
     async def _listen(self) -> None:
         attempt = 0
         while True:
-            assert self._redis is not None
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            assert self._listener is not None
+            pubsub = self._listener.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 if attempt:
