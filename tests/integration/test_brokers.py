@@ -75,8 +75,8 @@ async def test_redis_wakes_the_other_instance_and_asks_for_a_full_read_on_connec
 async def test_after_redis_restarts_the_listener_asks_for_a_full_read(
         tmp_path: Path) -> None:
     """Wake-ups published while the listener's connection was down are lost, so once it
-    is subscribed again it must ask its readers to read the log (``READ_ALL``), however
-    the connection came back: also when Redis is back before the listener notices."""
+    is subscribed again it asks its readers to read the log (``READ_ALL``); and the first
+    publish after the restart is not lost on a pooled connection the restart closed."""
     from tests.e2e.test_live_multi_instance import PrivateRedis
 
     server = PrivateRedis(tmp_path)
