@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 
@@ -97,6 +97,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 AUTOCOMMIT_READ, READ_TX = "bp_autocommit_read", "bp_read_tx"
 
 
+async def driver_of(conn: AsyncConnection) -> Any:
+    """The driver's own connection under a SQLAlchemy one (asyncpg's, on PostgreSQL),
+    for statements sent without SQLAlchemy's execution layers."""
+    return (await conn.get_raw_connection()).driver_connection
+
+
 async def ensure_transaction(session: AsyncSession) -> None:
     """Run the session's following statements in one transaction, for settings that
     live in one (``SET LOCAL``). Writing units of work and SQLite reads have one already;
@@ -109,7 +115,6 @@ async def ensure_transaction(session: AsyncSession) -> None:
     if not info.get(AUTOCOMMIT_READ) or READ_TX in info:
         return
     conn = await session.connection()
-    raw: Any = (await conn.get_raw_connection()).driver_connection
-    tx = raw.transaction(readonly=True)
+    tx = (await driver_of(conn)).transaction(readonly=True)
     await tx.start()
     info[READ_TX] = tx

@@ -46,7 +46,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
-from bookpulse.adapters.db.engine import AUTOCOMMIT_READ, READ_TX, is_sqlite, pool_capacity
+from bookpulse.adapters.db.engine import (
+    AUTOCOMMIT_READ,
+    READ_TX,
+    driver_of,
+    is_sqlite,
+    pool_capacity,
+)
 from bookpulse.adapters.db.gate import FairGate
 from bookpulse.adapters.db.inventory_repo import ShapeRepos
 from bookpulse.adapters.db.live_repo import LogEntry
@@ -434,7 +440,7 @@ class SqlUnitOfWork:
         of SQLAlchemy once per unit of work: each ask is a greenlet switch)."""
         if self._raw is None:
             assert self._conn is not None
-            self._raw = (await self._conn.get_raw_connection()).driver_connection
+            self._raw = await driver_of(self._conn)
         return self._raw
 
     async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
@@ -758,7 +764,7 @@ class Database:
                 async with engine.connect() as conn:
                     await conn.execute(text("SELECT 1"))  # begins a transaction
                     if engine is self.engine:
-                        driver: Any = (await conn.get_raw_connection()).driver_connection
+                        driver = await driver_of(conn)
                         for sql, args in _warm_up_statements():
                             await driver.fetch(sql, *args)
                     await all_open.wait()  # keep it checked out until all are open
