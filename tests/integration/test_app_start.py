@@ -160,3 +160,24 @@ async def test_writer_connections_have_the_hot_statements_prepared_at_start_up(
     async with db.engine.connect() as c:
         assert (await c.execute(text("SELECT last_id FROM event_log_head"))).all() == head
     await db.dispose()
+
+
+async def test_one_request_at_a_time_reuses_the_connection_used_last(
+        settings: Settings, clock: FakeClock, postgres_url: str) -> None:
+    """PostgreSQL: a pool hands out the connection returned last. One request at a time
+    (a quiet hour) then keeps talking to one warm server process instead of going round
+    every standing connection in turn."""
+    settings = settings.model_copy(update={"database_url": postgres_url,
+                                           "db_pool_size": 3})
+    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
+    db = container.db
+    app = create_app(container, migrate=False)
+    async with app.router.lifespan_context(app):
+        for write in (True, False):
+            pids = []
+            for _ in range(4):
+                async with db.uow(write=write) as uow:
+                    pids.append((await uow.session.execute(
+                        text("SELECT pg_backend_pid()"))).scalar_one())
+            assert len(set(pids)) == 1, (write, pids)
+    await db.dispose()

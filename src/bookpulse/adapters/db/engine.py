@@ -45,8 +45,13 @@ def create_engine(url: str, *, pool_size: int = 8, echo: bool = False) -> AsyncE
     # No pre-ping: it costs a round trip per checkout on the hot path. Connections are
     # recycled every 30 minutes and a dropped one fails its transaction, which is retried
     # by the client like any other failure.
+    # Last in, first out: a checkout takes the connection returned last, so requests one
+    # at a time keep to one warm server process instead of going round every standing
+    # connection. Measured with one status change at a time through the API (8
+    # connections, three interleaved pairs): a median of 1.7-2.0 ms a change against
+    # 2.2-2.8 ms in turn. Under a rush every connection is in use either way.
     kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": MAX_OVERFLOW,
-                              "pool_recycle": 1800}
+                              "pool_recycle": 1800, "pool_use_lifo": True}
     return create_async_engine(url, echo=echo, **kwargs)
 
 
