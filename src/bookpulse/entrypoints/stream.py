@@ -46,7 +46,12 @@ from bookpulse.adapters.realtime.hub import (
 )
 from bookpulse.domain import errors as e
 from bookpulse.domain.model import Principal
-from bookpulse.entrypoints.api.deps import SESSION_COOKIE, container, resolve_principal
+from bookpulse.entrypoints.api.deps import (
+    SESSION_COOKIE,
+    container,
+    resolve_principal,
+    whole_number,
+)
 from bookpulse.entrypoints.ws_protocol import direct_writer
 from bookpulse.services import accounts
 
@@ -86,11 +91,11 @@ def parse_last_event_id(*values: str | None) -> int | None:
     for value in values:
         if value is None or not value.strip():
             continue
-        text = value.strip()
-        if not text.isdigit() or int(text) > MAX_EVENT_ID:
+        found = whole_number(value.strip(), lo=0, hi=MAX_EVENT_ID)
+        if found is None:
             raise e.InvalidInput("last_event_id must be a non-negative integer.",
                                  field="last_event_id")
-        return int(text)
+        return found
     return None
 
 
@@ -98,10 +103,11 @@ def parse_watch(value: str | None, *, limit: int = 100) -> list[int]:
     if not value:
         return []
     parts = [p.strip() for p in value.split(",") if p.strip()]
-    if len(parts) > limit or not all(p.isdigit() and 0 < int(p) < 2**31 for p in parts):
+    ids = [whole_number(p) for p in parts]
+    if len(parts) > limit or None in ids:
         raise e.InvalidInput(f"watch takes up to {limit} offering ids, comma-separated.",
                              field="watch")
-    return [int(p) for p in parts]
+    return [i for i in ids if i is not None]
 
 
 def _watch_list(value: Any, *, limit: int = 100) -> list[int]:

@@ -14,7 +14,14 @@ from bookpulse.domain.lifecycle import Action, Status
 from bookpulse.domain.model import BookingRequest, Contact, Principal
 from bookpulse.domain.refs import normalize_reference
 from bookpulse.entrypoints.api import views
-from bookpulse.entrypoints.api.deps import MAX_ID, CallerDep, ContainerDep, Limit, PrincipalDep
+from bookpulse.entrypoints.api.deps import (
+    MAX_ID,
+    CallerDep,
+    ContainerDep,
+    Limit,
+    PrincipalDep,
+    whole_number,
+)
 from bookpulse.entrypoints.api.schemas import (
     BookingIn,
     BookingOut,
@@ -59,10 +66,11 @@ async def render(c: ContainerDep, booking: Any, principal: Principal) -> dict[st
 def _request(body: BookingIn) -> BookingRequest:
     tickets: dict[int, int] = {}
     for key, qty in (body.tickets or {}).items():
-        if not key.isdigit() or not 0 <= qty <= 1000:
+        ticket_type_id = whole_number(key)
+        if ticket_type_id is None or not 0 <= qty <= 1000:
             raise InvalidInput("tickets maps ticket type ids to quantities.", field="tickets")
         if qty:
-            tickets[int(key)] = qty
+            tickets[ticket_type_id] = qty
     return BookingRequest(
         offering_id=body.offering_id, session_id=body.session_id, quantity=body.quantity,
         tickets=tickets, seat_ids=tuple(body.seat_ids or ()),

@@ -20,6 +20,17 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def whole_number(text: str, *, lo: int = 1, hi: int = MAX_ID) -> int | None:
+    """``text`` as a whole number from ``lo`` to ``hi``, else None. Only ASCII digits:
+    ``str.isdigit`` also takes "²", which ``int`` refuses, and a number longer than
+    ``hi`` is refused before ``int`` reads it (a 20-digit id fits no database integer,
+    and Python will not read one of over 4,300 digits)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(hi)):
+        return None
+    value = int(text)
+    return value if lo <= value <= hi else None
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 

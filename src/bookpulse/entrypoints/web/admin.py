@@ -18,7 +18,7 @@ from bookpulse.domain.errors import BookingError, InvalidInput, NotFound
 from bookpulse.domain.lifecycle import Action, Status, allowed_actions
 from bookpulse.domain.model import Kind
 from bookpulse.domain.refs import normalize_reference
-from bookpulse.entrypoints.api.deps import Id, container
+from bookpulse.entrypoints.api.deps import Id, container, whole_number
 from bookpulse.entrypoints.web import notices
 from bookpulse.entrypoints.web.guards import member, signed_in
 from bookpulse.entrypoints.web.render import check_csrf, flash, redirect, render
@@ -91,8 +91,8 @@ async def booking_list(request: Request, org_id: Id, q: Text = "", status: Text 
         filters["status"] = [status]
     if kind and kind in Kind.__members__.values():
         filters["kind"] = kind
-    if offering_id.isdigit():
-        filters["offering_id"] = int(offering_id)
+    if (chosen := whole_number(offering_id)) is not None:
+        filters["offering_id"] = chosen
     filters["date_from"] = _day(date_from, "date_from", tz, end=False)
     filters["date_to"] = _day(date_to, "date_to", tz, end=True)
     rows, offerings = await queries.list_bookings(

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 
 from bookpulse.domain.errors import BookingError, InvalidInput
 from bookpulse.domain.slots import DAYS
-from bookpulse.entrypoints.api.deps import Id, container
+from bookpulse.entrypoints.api.deps import Id, container, whole_number
 from bookpulse.entrypoints.web import manage
 from bookpulse.entrypoints.web.guards import admin
 from bookpulse.entrypoints.web.render import flash, redirect
@@ -104,11 +104,12 @@ def _layout_spec(form: FormData) -> tuple[list[dict[str, Any]], list[dict[str, A
         if not line.strip():
             continue
         parts = [p.strip() for p in line.split("/")]
-        if len(parts) != 4 or not parts[2].isdigit():
+        seats = whole_number(parts[2], lo=0) if len(parts) == 4 else None
+        if seats is None:
             raise InvalidInput(f"Write rows as 'Section / Row / seats / Category': {line!r}.",
                                field="rows")
         sections.setdefault(parts[0], []).append(
-            {"label": parts[1][:8], "seats": int(parts[2]), "category": parts[3]})
+            {"label": parts[1][:8], "seats": seats, "category": parts[3]})
     return categories, [{"name": n, "rows": rows} for n, rows in sections.items()]
 
 

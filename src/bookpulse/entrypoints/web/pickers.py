@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from bookpulse.domain.errors import BookingError, InvalidInput
 from bookpulse.domain.model import BookingRequest
 from bookpulse.domain.stays import local_today
-from bookpulse.entrypoints.api.deps import container
+from bookpulse.entrypoints.api.deps import container, whole_number
 from bookpulse.entrypoints.web import checkout, offering
 from bookpulse.services.shapes import availability as avail
 
@@ -29,11 +29,7 @@ router = APIRouter(include_in_schema=False)
 
 
 def _qint(request: Request, name: str, *, lo: int = 1, hi: int = 2**31 - 1) -> int | None:
-    raw = request.query_params.get(name, "")
-    if not raw.isdigit():
-        return None
-    value = int(raw)
-    return value if lo <= value <= hi else None
+    return whole_number(request.query_params.get(name, ""), lo=lo, hi=hi)
 
 
 def _qdate(request: Request, name: str) -> date | None:
