@@ -1,5 +1,6 @@
 """Values people type: ids and counts in URLs, forms and the live stream's parameters
-(``whole_number``; ``test_number_inputs.py`` checks the pages and endpoints)."""
+(``whole_number``; ``test_number_inputs.py`` checks the pages and endpoints), and time
+zone names."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from bookpulse.domain.errors import InvalidInput
 from bookpulse.entrypoints.api.deps import MAX_ID, whole_number
 from bookpulse.entrypoints.stream import parse_last_event_id, parse_watch
+from bookpulse.services.catalog import check_timezone
 
 NOT_IDS = ["99999999999999999999", "2147483648", "²", "٣", "1" * 5000, "-1", "0", " 1", "",
            "1_000", "+1", "1.0"]
@@ -43,3 +45,11 @@ def test_a_seat_map_row_with_a_count_int_cannot_read_is_refused() -> None:
         with pytest.raises(InvalidInput):
             _layout_spec(FormData({"rows": f"Hall / A / {count} / Front"}))
 
+
+def test_a_time_zone_must_be_an_iana_name() -> None:
+    assert check_timezone("Europe/Berlin") == "Europe/Berlin"
+    assert check_timezone("UTC") == "UTC"
+    # ZoneInfo reads the name as a path: a long one failed there with OSError (a 500).
+    for name in ("1" * 5000, "Mars/Olympus", "../../etc/passwd", "Europe/../UTC", "", "²"):
+        with pytest.raises(InvalidInput):
+            check_timezone(name)

@@ -17,12 +17,14 @@ OFFERING_FIELDS = {"name", "description", "location", "category", "timezone", "p
 
 
 def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone. Looked up in the zone list first: ``ZoneInfo``
+    takes the name as a file path, and a long one fails there with ``OSError``."""
+    if name != "UTC" and name not in available_timezones():
+        raise InvalidInput(f"Unknown time zone {name[:64]!r}.", field="timezone")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"Unknown time zone {name!r}.", field="timezone") from None
-    if name not in available_timezones() and name != "UTC":
-        raise InvalidInput(f"Unknown time zone {name!r}.", field="timezone")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidInput(f"Unknown time zone {name[:64]!r}.", field="timezone") from None
     return name
 
 
