@@ -71,6 +71,41 @@ async def test_admin_sets_up_every_shape_through_forms(world: World) -> None:
     assert "Facial" in (await c.get(f"/offerings/{ids['slots']}")).text
 
 
+@pytest.mark.parametrize(("kind", "shape", "path", "data", "says"), [
+    ("hotel", "nights", "room-types", {"name": "Ghost", "units": "-1"}, "Units:"),
+    ("hotel", "nights", "room-types", {"name": "Ghost", "min_stay": "999"}, "Min stay:"),
+    ("spa", "slots", "services", {"name": "Ghost", "duration_minutes": "-5"},
+     "Duration minutes:"),
+    ("spa", "slots", "resources", {"kind": "table", "name": "Ghost", "max_party": "100000"},
+     "Max party:"),
+    ("event", "capacity", "ticket-types",
+     {"name": "Ghost", "position": "99999999999999999999"}, "Position:"),
+    ("event", "seats", "layouts",
+     {"name": "Ghost", "categories": "Front = 40", "rows": "Main / A / 2000000000 / Front"},
+     "Sections 1 rows 1 seats:"),
+])
+async def test_a_set_up_form_takes_what_the_api_takes(world: World, kind: str, shape: str,
+                                                       path: str, data: dict[str, str],
+                                                       says: str) -> None:
+    """Values the API refuses (a negative room count, a 2-billion-seat row) are explained
+    on the page and nothing is saved; they reached the database before (a 500)."""
+    c = world.client
+    await web_login(c, "admin1@example.com")
+    token = csrf((await c.get(f"/admin/{world.org1}/offerings")).text)
+    r = await c.post(f"/admin/{world.org1}/offerings", data={
+        "csrf_token": token, "kind": kind, "shape": shape, "name": "Set-up", "price": "10",
+        "currency": "EUR", "hold_minutes": "15", "cancel_free_hours": "24",
+        "timezone": "Europe/Paris"})
+    assert r.status_code == 303, r.text
+    offering = r.headers["location"].rsplit("/", 1)[1]
+    r = await c.post(f"/admin/{world.org1}/offerings/{offering}/{path}",
+                     data={"csrf_token": token, **data})
+    assert r.status_code == 303, r.text
+    page = (await c.get(r.headers["location"].split("#")[0])).text
+    assert says in page, page[:3000]
+    assert "Ghost" not in page
+
+
 @pytest.mark.parametrize(("who", "path", "status"), [
     ("staff1@example.com", "/admin/{org1}", 200),
     ("staff1@example.com", "/admin/{org1}/bookings", 200),

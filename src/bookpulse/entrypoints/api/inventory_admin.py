@@ -166,7 +166,8 @@ SERVICE = ("offering_id", "name", "duration_minutes", "buffer_before", "buffer_a
            "price", "skill", "active")
 
 
-def _jsonable_schedule(fields: dict[str, Any]) -> dict[str, Any]:
+def jsonable_schedule(fields: dict[str, Any]) -> dict[str, Any]:
+    """A resource's schedule fields as the database keeps them (JSON lists, ISO dates)."""
     for key in ("weekly_hours", "breaks"):
         if fields.get(key) is not None:
             fields[key] = {d: [list(p) for p in spans] for d, spans in fields[key].items()}
@@ -278,7 +279,7 @@ async def create_resource(offering_id: Id, body: ResourceIn, c: ContainerDep,
                           principal: PrincipalDep) -> Any:
     row = await setup.create_resource(db=c.db, principal=principal, offering_id=offering_id,
                                       now=c.clock.now(),
-                                      **_jsonable_schedule(body.model_dump()))
+                                      **jsonable_schedule(body.model_dump()))
     return _row(row, *RESOURCE)
 
 
@@ -286,7 +287,7 @@ async def create_resource(offering_id: Id, body: ResourceIn, c: ContainerDep,
 async def update_resource(resource_id: Id, body: ResourcePatch, c: ContainerDep,
                           principal: PrincipalDep) -> Any:
     row = await setup.update_resource(db=c.db, principal=principal, resource_id=resource_id,
-                                      fields=_jsonable_schedule(_patch(body)),
+                                      fields=jsonable_schedule(_patch(body)),
                                       now=c.clock.now())
     return _row(row, *RESOURCE)
 

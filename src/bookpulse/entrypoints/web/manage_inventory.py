@@ -11,11 +11,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from bookpulse.domain.errors import BookingError, InvalidInput
 from bookpulse.domain.slots import DAYS
 from bookpulse.entrypoints.api.deps import Id, container, whole_number
+from bookpulse.entrypoints.api.inventory_admin import (
+    LayoutIn,
+    ResourceIn,
+    RoomTypeIn,
+    ServiceIn,
+    TicketTypeIn,
+    jsonable_schedule,
+)
 from bookpulse.entrypoints.web import manage
 from bookpulse.entrypoints.web.guards import admin
 from bookpulse.entrypoints.web.render import flash, redirect
@@ -63,6 +72,23 @@ def _int(form: FormData, key: str, default: int | None = None) -> int | None:
     return manage._int_field(form, key, default=default)
 
 
+def _checked(model: type[BaseModel], fields: dict[str, Any]) -> dict[str, Any]:
+    """A form's fields checked against the API's body for the same thing, so that a page
+    takes what the API takes: a negative room count, a zero-minute service or a 20-digit
+    position reached the database from a form before (a 500). The first problem is
+    shown on the page."""
+    try:
+        return model.model_validate(fields).model_dump()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = first["loc"]
+        # ("sections", 0, "rows", 1, "seats") reads "Sections 1 rows 2 seats".
+        label = " ".join(str(p + 1) if isinstance(p, int) else str(p).replace("_", " ")
+                         for p in loc).capitalize() or "A value"
+        raise InvalidInput(f"{label}: {first['msg'][:1].lower()}{first['msg'][1:]}.",
+                           field=str(loc[0]) if loc else None) from None
+
+
 async def _done(request: Request, org_id: int, offering_id: int, what: str,
                 action: Any) -> Response:
     response = redirect(f"/admin/{org_id}/offerings/{offering_id}#setup")
@@ -84,10 +110,10 @@ async def add_ticket_type(request: Request, org_id: Id, offering_id: Id) -> Resp
 
     async def act() -> None:
         await setup.create_ticket_type(
-            db=c.db, principal=principal, offering_id=offering_id,
-            name=str(form.get("name") or "").strip()[:120] or "Ticket",
-            price=manage._money(str(form.get("price") or "0"), "price"),
-            quota=_int(form, "quota"), position=_int(form, "position", 0) or 0)
+            db=c.db, principal=principal, offering_id=offering_id, **_checked(TicketTypeIn, {
+                "name": str(form.get("name") or "").strip()[:120] or "Ticket",
+                "price": manage._money(str(form.get("price") or "0"), "price"),
+                "quota": _int(form, "quota"), "position": _int(form, "position", 0) or 0}))
     return await _done(request, org_id, offering_id, "Ticket type", act)
 
 
@@ -122,9 +148,13 @@ async def add_layout(request: Request, org_id: Id, offering_id: Id) -> Response:
 
     async def act() -> None:
         categories, sections = _layout_spec(form)
+        data = _checked(LayoutIn, {"name": str(form.get("name") or "Seat map")[:200],
+                                   "categories": categories, "sections": sections})
         await setup.create_layout(db=c.db, principal=principal, org_id=org_id,
-                                  name=str(form.get("name") or "Seat map")[:200],
-                                  categories=categories, sections=sections, now=c.clock.now())
+                                  name=data["name"],
+                                  categories=[{k: v for k, v in cat.items() if v is not None}
+                                              for cat in data["categories"]],
+                                  sections=data["sections"], now=c.clock.now())
     return await _done(request, org_id, offering_id, "Seat map", act)
 
 
@@ -136,7 +166,7 @@ async def add_performance(request: Request, org_id: Id, offering_id: Id) -> Resp
     c = container(request)
 
     async def act() -> None:
-        layout_id = _int(form, "layout_id")
+        layout_id = whole_number(str(form.get("layout_id") or ""))
         if layout_id is None:
             raise InvalidInput("Choose a seat map.", field="layout_id")
         await setup.create_seated_session(
@@ -156,12 +186,14 @@ async def add_room_type(request: Request, org_id: Id, offering_id: Id) -> Respon
 
     async def act() -> None:
         await setup.create_room_type(
-            db=c.db, principal=principal, offering_id=offering_id,
-            name=str(form.get("name") or "").strip()[:120] or "Room",
-            description=str(form.get("description") or "")[:2000],
-            units=_int(form, "units", 1) or 1,
-            default_rate=manage._money(str(form.get("default_rate") or "0"), "default_rate"),
-            min_stay=_int(form, "min_stay", 1) or 1, max_guests=_int(form, "max_guests", 2) or 2)
+            db=c.db, principal=principal, offering_id=offering_id, **_checked(RoomTypeIn, {
+                "name": str(form.get("name") or "").strip()[:120] or "Room",
+                "description": str(form.get("description") or "")[:2000],
+                "units": _int(form, "units", 1) or 1,
+                "default_rate": manage._money(str(form.get("default_rate") or "0"),
+                                              "default_rate"),
+                "min_stay": _int(form, "min_stay", 1) or 1,
+                "max_guests": _int(form, "max_guests", 2) or 2}))
     return await _done(request, org_id, offering_id, "Room type", act)
 
 
@@ -179,7 +211,8 @@ async def set_rates(request: Request, org_id: Id, offering_id: Id) -> Response:
         except ValueError:
             raise InvalidInput("Choose the first and last night.", field="date_from") from None
         await setup.set_rates(db=c.db, principal=principal,
-                              room_type_id=_int(form, "room_type_id") or 0,
+                              room_type_id=whole_number(str(form.get("room_type_id") or ""))
+                              or 0,
                               date_from=first, date_to=last,
                               rate=manage._money(str(form.get("rate") or ""), "rate"))
     return await _done(request, org_id, offering_id, "Nightly rates", act)
@@ -187,7 +220,7 @@ async def set_rates(request: Request, org_id: Id, offering_id: Id) -> Response:
 
 def _resource_fields(form: FormData) -> dict[str, Any]:
     days_off = [d.strip() for d in str(form.get("days_off") or "").replace(",", " ").split()]
-    return {
+    return jsonable_schedule(_checked(ResourceIn, {
         "kind": "table" if form.get("kind") == "table" else (
             "room" if form.get("kind") == "room" else "therapist"),
         "name": str(form.get("name") or "").strip()[:120] or "Resource",
@@ -198,7 +231,7 @@ def _resource_fields(form: FormData) -> dict[str, Any]:
         "weekly_hours": parse_week(str(form.get("weekly_hours") or ""), "weekly_hours"),
         "breaks": parse_week(str(form.get("breaks") or ""), "breaks"),
         "days_off": days_off,
-    }
+    }))
 
 
 @router.post("/admin/{org_id:int}/offerings/{offering_id:int}/resources")
@@ -239,13 +272,13 @@ async def add_service(request: Request, org_id: Id, offering_id: Id) -> Response
 
     async def act() -> None:
         await setup.create_service(
-            db=c.db, principal=principal, offering_id=offering_id,
-            name=str(form.get("name") or "").strip()[:120] or "Service",
-            duration_minutes=_int(form, "duration_minutes", 60) or 60,
-            buffer_before=_int(form, "buffer_before", 0) or 0,
-            buffer_after=_int(form, "buffer_after", 0) or 0,
-            price=manage._money(str(form.get("price") or "0"), "price"),
-            skill=str(form.get("skill") or "").strip()[:80] or None)
+            db=c.db, principal=principal, offering_id=offering_id, **_checked(ServiceIn, {
+                "name": str(form.get("name") or "").strip()[:120] or "Service",
+                "duration_minutes": _int(form, "duration_minutes", 60) or 60,
+                "buffer_before": _int(form, "buffer_before", 0) or 0,
+                "buffer_after": _int(form, "buffer_after", 0) or 0,
+                "price": manage._money(str(form.get("price") or "0"), "price"),
+                "skill": str(form.get("skill") or "").strip()[:80] or None}))
     return await _done(request, org_id, offering_id, "Service", act)
 
 
