@@ -5,6 +5,8 @@ more digits than Python reads at all. Each gets a page or a problem, never a 500
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from tests.conftest import World
@@ -66,3 +68,28 @@ async def test_sse_refuses_a_last_event_id_that_int_cannot_read(world: World) ->
         **world.headers["customer_a"], "Last-Event-ID": b"\xb2"})  # "²" as latin-1
     assert r.status_code == 422
     assert r.json()["field"] == "last_event_id"
+
+
+def _cursor(raw: str) -> str:
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+async def test_a_list_cursor_that_is_no_position_is_a_problem(world: World) -> None:
+    """A cursor is opaque, but a client can send any text: one that decodes to no id, to
+    an id no database integer holds, or to a time without its zone was a 500."""
+    refs = {(await world.book(who)).json()["ref"] for who in ("customer_a", "customer_b")}
+    c, admin = world.client, world.headers["admin_1"]
+    for raw in ("abc", "99999999999999999999", "²", "-1"):
+        r = await c.get("/api/v1/offerings", params={"cursor": _cursor(raw)})
+        assert r.status_code == 422, (raw, r.status_code)
+        assert r.json()["field"] == "cursor"
+    for raw in ("2026-01-01T00:00:00+00:00|99999999999999999999", "2026-01-01|5",
+                "2026-01-01T00:00:00|5", "x|1", "2026-01-01T00:00:00+00:00|²"):
+        r = await c.get("/api/v1/bookings", params={"cursor": _cursor(raw)}, headers=admin)
+        assert r.status_code == 422, (raw, r.status_code)
+        assert r.json()["field"] == "cursor"
+    # the cursors the API hands out still page
+    first = (await c.get("/api/v1/bookings", params={"limit": 1}, headers=admin)).json()
+    second = (await c.get("/api/v1/bookings", params={"limit": 1, "cursor": first["next_cursor"]},
+                          headers=admin)).json()
+    assert {first["items"][0]["ref"], second["items"][0]["ref"]} == refs

@@ -15,6 +15,7 @@ from bookpulse.domain.model import BookingRequest, Contact, Principal
 from bookpulse.domain.refs import normalize_reference
 from bookpulse.entrypoints.api import views
 from bookpulse.entrypoints.api.deps import (
+    MAX_BIGINT,
     MAX_ID,
     CallerDep,
     ContainerDep,
@@ -144,9 +145,13 @@ async def list_bookings(
     if cursor:
         start_s, id_s = views.decode_cursor(cursor, 2)
         try:
-            after = (datetime.fromisoformat(start_s), int(id_s))
+            start = datetime.fromisoformat(start_s)
         except ValueError:
             raise InvalidInput("Invalid cursor.", field="cursor") from None
+        booking_id = whole_number(id_s, hi=MAX_BIGINT)
+        if start.tzinfo is None or booking_id is None:
+            raise InvalidInput("Invalid cursor.", field="cursor")
+        after = (start, booking_id)
     rows, offerings = await queries.list_bookings(
         db=c.db, principal=principal, org_id=org_id, mine=mine, status=statuses or None,
         kind=kind, offering_id=offering_id,

@@ -11,12 +11,14 @@ from bookpulse.domain.analytics import local_day
 from bookpulse.domain.errors import InvalidInput, NotFound
 from bookpulse.entrypoints.api import views
 from bookpulse.entrypoints.api.deps import (
+    MAX_BIGINT,
     MAX_ID,
     ContainerDep,
     Id,
     Limit,
     MaybePrincipal,
     PrincipalDep,
+    whole_number,
 )
 from bookpulse.entrypoints.api.schemas import (
     Kind,
@@ -59,7 +61,11 @@ async def list_offerings(
     cursor: Annotated[str | None, Query(max_length=100)] = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    after = int(views.decode_cursor(cursor, 1)[0]) if cursor else None
+    after = None
+    if cursor:
+        after = whole_number(views.decode_cursor(cursor, 1)[0], hi=MAX_BIGINT)
+        if after is None:
+            raise InvalidInput("Invalid cursor.", field="cursor")
     filters = dict(org_id=org_id, kind=kind, q=q, location=location, category=category,
                    price_min=price_min, price_max=price_max,
                    date_from=_aware(date_from, "date_from"), date_to=_aware(date_to, "date_to"))

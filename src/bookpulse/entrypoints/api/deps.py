@@ -18,6 +18,8 @@ SESSION_COOKIE = "bp_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_ID = 2**31 - 1
+#: The largest row id a BIGINT key holds (bookings, offerings, events).
+MAX_BIGINT = 2**63 - 1
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 
