@@ -22,6 +22,7 @@ MAX_ID = 2**31 - 1
 MAX_BIGINT = 2**63 - 1
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 def whole_number(text: str, *, lo: int = 1, hi: int = MAX_ID) -> int | None:
@@ -33,7 +34,6 @@ def whole_number(text: str, *, lo: int = 1, hi: int = MAX_ID) -> int | None:
         return None
     value = int(text)
     return value if lo <= value <= hi else None
-Limit = Annotated[int, Query(ge=1, le=200)]
 
 
 def container(request: Request) -> Container:
