@@ -132,17 +132,22 @@ async def test_fastapi_asks_the_telemetry_providers_only_when_enabled(
     assert (len(asked) >= 2) if enabled else asked == []
 
 
+def _pg_app(settings: Settings, clock: FakeClock, postgres_url: str) -> Any:
+    """The app on PostgreSQL with pools of three standing connections (not started)."""
+    settings = settings.model_copy(update={"database_url": postgres_url,
+                                           "db_pool_size": 3})
+    return create_app(bootstrap.build(settings, clock=clock, hasher=FAST_HASHER),
+                      migrate=False)
+
+
 async def test_writer_connections_have_the_hot_statements_prepared_at_start_up(
         settings: Settings, clock: FakeClock, postgres_url: str) -> None:
     """PostgreSQL: every standing writer connection has the statements of bookings and
     status changes prepared before the first request, and the warm-up wrote nothing."""
     from bookpulse.adapters.db import uow as uow_module
 
-    settings = settings.model_copy(update={"database_url": postgres_url,
-                                           "db_pool_size": 3})
-    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
-    db = container.db
-    app = create_app(container, migrate=False)
+    app = _pg_app(settings, clock, postgres_url)
+    db = app.state.container.db
     async with app.router.lifespan_context(app):
         async with db.engine.connect() as c:
             head = (await c.execute(text("SELECT last_id FROM event_log_head"))).all()
@@ -167,11 +172,8 @@ async def test_one_request_at_a_time_reuses_the_connection_used_last(
     """PostgreSQL: a pool hands out the connection returned last. One request at a time
     (a quiet hour) then keeps talking to one warm server process instead of going round
     every standing connection in turn."""
-    settings = settings.model_copy(update={"database_url": postgres_url,
-                                           "db_pool_size": 3})
-    container = bootstrap.build(settings, clock=clock, hasher=FAST_HASHER)
-    db = container.db
-    app = create_app(container, migrate=False)
+    app = _pg_app(settings, clock, postgres_url)
+    db = app.state.container.db
     async with app.router.lifespan_context(app):
         for write in (True, False):
             pids = []

@@ -176,6 +176,13 @@ def jsonable_schedule(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def layout_parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A checked ``LayoutIn`` (dumped) as ``setup.create_layout`` takes it: categories
+    without the keys left unset, and the sections."""
+    return ([{k: v for k, v in cat.items() if v is not None} for cat in data["categories"]],
+            data["sections"])
+
+
 def _patch(body: Strict) -> dict[str, Any]:
     return {k: v for k, v in body.model_dump(exclude_unset=True).items()
             if v is not None or k in ("quota", "skill")}
@@ -186,12 +193,10 @@ def _patch(body: Strict) -> dict[str, Any]:
 @router.post("/orgs/{org_id}/layouts", status_code=status.HTTP_201_CREATED)
 async def create_layout(org_id: Id, body: LayoutIn, c: ContainerDep,
                         principal: PrincipalDep) -> Any:
-    data = body.model_dump()
+    categories, sections = layout_parts(body.model_dump())
     layout_id = await setup.create_layout(
         db=c.db, principal=principal, org_id=org_id, name=body.name, venue_id=body.venue_id,
-        categories=[{k: v for k, v in cat.items() if v is not None}
-                    for cat in data["categories"]],
-        sections=data["sections"], now=c.clock.now())
+        categories=categories, sections=sections, now=c.clock.now())
     return await setup.layout_of(db=c.db, layout_id=layout_id)
 
 

@@ -24,6 +24,7 @@ from bookpulse.entrypoints.api.inventory_admin import (
     ServiceIn,
     TicketTypeIn,
     jsonable_schedule,
+    layout_parts,
 )
 from bookpulse.entrypoints.web import manage
 from bookpulse.entrypoints.web.guards import admin
@@ -150,11 +151,10 @@ async def add_layout(request: Request, org_id: Id, offering_id: Id) -> Response:
         categories, sections = _layout_spec(form)
         data = _checked(LayoutIn, {"name": str(form.get("name") or "Seat map")[:200],
                                    "categories": categories, "sections": sections})
+        categories, sections = layout_parts(data)
         await setup.create_layout(db=c.db, principal=principal, org_id=org_id,
-                                  name=data["name"],
-                                  categories=[{k: v for k, v in cat.items() if v is not None}
-                                              for cat in data["categories"]],
-                                  sections=data["sections"], now=c.clock.now())
+                                  name=data["name"], categories=categories,
+                                  sections=sections, now=c.clock.now())
     return await _done(request, org_id, offering_id, "Seat map", act)
 
 
