@@ -137,7 +137,8 @@ def build(settings: Settings, *, clock: Any = None, hasher: Any = None) -> Conta
     # hold their connections while waiting on a row lock (see Database.read_engine).
     readers = None if is_sqlite(settings.database_url) else create_engine(
         settings.database_url, pool_size=settings.db_pool_size)
-    db = Database(engine, bus=broker, read_engine=readers)
+    db = Database(engine, bus=broker, read_engine=readers,
+                  recent_bookings=settings.booking_cache_size)
     return Container(
         settings=settings, db=db, broker=broker, clock=clock or SystemClock(),
         hasher=hasher or Argon2Hasher(),

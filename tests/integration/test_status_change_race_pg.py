@@ -1,7 +1,9 @@
 """Status changes that give no inventory back read their booking without a lock and
 write only if its version has not moved (``services.bookings._transition``). On
 PostgreSQL another request can change the booking in between; on SQLite the writer holds
-the write lock from its read, so this race exists only here."""
+the write lock from its read, so this race exists only here. Here each change reads its
+booking from the database: the process keeps no copies (``BOOKING_CACHE_SIZE=0``;
+test_recent_bookings_pg.py races changes that start from a kept copy)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from bookpulse.config import Settings
 from bookpulse.domain.errors import InvalidTransition, VersionConflict
 from bookpulse.domain.lifecycle import Action, Status
 from bookpulse.services import accounts, queries
@@ -23,6 +26,11 @@ pytestmark = pytest.mark.postgres
 @pytest.fixture
 def database_url(postgres_url: str) -> str:
     return postgres_url
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"booking_cache_size": 0})
 
 
 class _Interrupted:
@@ -39,8 +47,8 @@ class _Interrupted:
         if write and self.writers == 1:
             read = uow.read_booking
 
-            async def read_then_meanwhile(ref: str) -> Any:
-                found = await read(ref)
+            async def read_then_meanwhile(ref: str, **kwargs: Any) -> Any:
+                found = await read(ref, **kwargs)
                 await self.meanwhile()
                 return found
 

@@ -11,11 +11,13 @@ import jwt
 import pytest
 
 from bookpulse.adapters.db.gate import FairGate
+from bookpulse.adapters.db.recent import RecentBookings
 from bookpulse.adapters.realtime.hub import Close, Mailbox, Outgoing
 from bookpulse.adapters.security import TokenCodec
 from bookpulse.domain.errors import Unauthenticated
-from bookpulse.domain.lifecycle import Role
-from bookpulse.domain.model import Principal
+from bookpulse.domain.lifecycle import PaymentStatus, Role, Status
+from bookpulse.domain.model import Booking, Kind, Principal, Shape
+from bookpulse.domain.policy import CancellationPolicy
 from bookpulse.services.accounts import PrincipalCache, forget_principals
 from bookpulse.services.inventory import KeyedLocks
 
@@ -171,3 +173,40 @@ async def test_fair_gate_gives_up_after_its_timeout_and_passes_on_a_place_given_
     assert cancelled.cancelled() and patient.waiting == 0
     patient.leave()
     await asyncio.wait_for(patient.enter(), 1)  # and nothing was lost
+
+
+def _kept_booking(ref: str, **kw: object) -> Booking:
+    t = datetime(2026, 6, 11, 19, 0, tzinfo=UTC)
+    base = dict(id=1, ref=ref, org_id=1, offering_id=5, session_id=9, customer_id=7,
+                customer_name="Ada", customer_email="ada@example.com", customer_phone=None,
+                kind=Kind.EVENT, shape=Shape.SEATS, status=Status.CONFIRMED,
+                payment_status=PaymentStatus.UNPAID, quantity=2, start_at=t,
+                end_at=t + timedelta(hours=3), price_total=0, currency="EUR",
+                hold_until=None, policy=CancellationPolicy(24),
+                details={"seats": [{"id": 1, "label": "A1"}]}, version=1,
+                last_event_id=None, created_at=t, updated_at=t)
+    base.update(kw)
+    return Booking(**base)  # type: ignore[arg-type]
+
+
+def test_recent_bookings_keep_private_copies_and_drop_the_least_recently_used() -> None:
+    recent = RecentBookings(2)
+    a = _kept_booking("BP-A")
+    recent.put(a)
+    a.details["seats"][0]["label"] = "Z9"  # the caller's object, not the kept one
+    recent.put(_kept_booking("BP-B"))
+    got = recent.get("BP-A")  # now the most recently used
+    assert got is not None and got.details["seats"][0]["label"] == "A1"
+    got.details["seats"].clear()
+    recent.put(_kept_booking("BP-C"))  # over size: BP-B goes
+    assert recent.get("BP-B") is None and len(recent) == 2
+    again = recent.get("BP-A")
+    assert again is not None and again.details["seats"] == [{"id": 1, "label": "A1"}]
+    recent.put(_kept_booking("BP-A", version=2))  # a newer state replaces the old one
+    kept = recent.get("BP-A")
+    assert kept is not None and kept.version == 2 and len(recent) == 2
+    recent.drop("BP-A")
+    assert recent.get("BP-A") is None and recent.get("BP-C") is not None
+    off = RecentBookings(0)
+    off.put(a)
+    assert off.get(a.ref) is None and len(off) == 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from bookpulse.domain import refs
 from bookpulse.domain.errors import (
+    BookingError,
     DuplicateRequest,
     Forbidden,
     InvalidInput,
@@ -383,13 +384,22 @@ async def _transition(*, db: UnitOfWorkFactory, principal: Principal, ref: str,
     if TRANSITIONS[action].target not in RELEASING:
         # Only the booking and its event change: read it without a lock, and write both
         # if its version has not moved since (on PostgreSQL two round trips instead of
-        # five: no BEGIN, no locking read, no COMMIT, no read of the final ids).
+        # five: no BEGIN, no locking read, no COMMIT, no read of the final ids). The
+        # first try may start from the copy this process kept of the booking (one round
+        # trip); decided on a copy that was out of date, the change writes nothing, and
+        # is decided again on a fresh read.
         try:
-            async with db(write=True) as uow:
-                found = await uow.read_booking(ref)
-                if found is None:
-                    raise NotFound("No such booking.", ref=ref)
-                return await commit(uow, found, apply(found, role_for(principal, found)))
+            for recent in (True, False):
+                async with db(write=True) as uow:
+                    found = await uow.read_booking(ref, recent=recent)
+                    if found is None:
+                        raise NotFound("No such booking.", ref=ref)
+                    try:
+                        return await commit(uow, found,
+                                            apply(found, role_for(principal, found)))
+                    except BookingError:
+                        if not uow.read_kept:
+                            raise
         except VersionConflict:
             if expected_version is not None:
                 raise

@@ -86,9 +86,14 @@ class UnitOfWork(Protocol):
     analytics: Any
     committed_event_ids: list[int]
 
-    async def read_booking(self, ref: str) -> Booking | None:
+    #: Whether the last ``read_booking`` answered with a kept copy.
+    read_kept: bool
+
+    async def read_booking(self, ref: str, *, recent: bool = False) -> Booking | None:
         """A writer's first read of a booking, without a lock and, where the store can,
-        outside the transaction: its save must check the version read."""
+        outside the transaction: its save must check the version read. With ``recent``
+        the store may answer with a copy it kept of the booking, which may be out of
+        date (``read_kept`` then says so)."""
 
     async def booking_context(self, offering_id: int, session_id: int, *,
                               user_id: int | None, key: str | None,

@@ -58,6 +58,7 @@ from bookpulse.adapters.db.inventory_repo import ShapeRepos
 from bookpulse.adapters.db.live_repo import LogEntry
 from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
+from bookpulse.adapters.db.recent import RecentBookings
 from bookpulse.adapters.db.tickets_repo import TicketRepo
 from bookpulse.adapters.realtime.messages import dumps
 from bookpulse.domain import refs
@@ -116,6 +117,10 @@ class SqlUnitOfWork:
         self._raw: Any = None  # the asyncpg connection under ``_conn`` (``_driver``)
         #: ``save_at_commit``: (booking, its values as JSON, expected version).
         self._staged: tuple[Booking, str, int] | None = None
+        #: The booking ``_write_events`` saved, kept in ``db.recent`` once committed.
+        self._saved: Booking | None = None
+        #: Whether ``read_booking`` answered with a kept copy (``recent.RecentBookings``).
+        self.read_kept = False
         self._session: AsyncSession | None = None
         self.events = EventLogWriter()
         self.committed_event_ids: list[int] = []
@@ -211,19 +216,29 @@ class SqlUnitOfWork:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def read_booking(self, ref: str) -> Booking | None:
+    async def read_booking(self, ref: str, *, recent: bool = False) -> Booking | None:
         """A writer's first read: the booking by reference, without a lock.
 
         On PostgreSQL it goes on this writer's connection before any transaction is
         open (no BEGIN for it); if the unit then writes only the booking and its events,
         that one statement is the whole transaction (``_write_events``). Its save must
-        check the version read (``save_at_commit`` does). On SQLite the read opens the
-        writer's transaction, which holds the database's write lock from its start."""
+        check the version read (``save_at_commit`` does). With ``recent``, a copy this
+        process kept (``db.recent``) answers without a read, and ``read_kept`` says so:
+        it may be out of date (see recent.py). On SQLite the read opens the writer's
+        transaction, which holds the database's write lock from its start."""
+        self.read_kept = False
         if self._write and not self._db.sqlite:
             driver = await self._driver()
             if not driver.is_in_transaction():
+                if recent and (kept := self._db.recent.get(ref)) is not None:
+                    self.read_kept = True
+                    return kept
                 row = await driver.fetchrow(_PG_BOOKING_BY_REF, ref)
-                return repos.to_domain(_Columns(row)) if row is not None else None
+                if row is None:
+                    return None
+                found = repos.to_domain(_Columns(row))
+                self._db.recent.put(found)
+                return found
         return await self.bookings.get_by_ref(ref)
 
     async def booking_context(self, offering_id: int, session_id: int, *,
@@ -269,6 +284,9 @@ class SqlUnitOfWork:
         written = await self._write_events(pending) if pending else None
         if self._session is not None:
             await self._session.commit()
+        if self._saved is not None:  # committed: its version names this state only
+            self._db.recent.put(self._saved)
+            self._saved = None
         if pending:
             await self._committed(pending, written)
 
@@ -417,7 +435,9 @@ class SqlUnitOfWork:
         else:
             rows = await driver.fetch(_PG_SAVE_AND_INSERT_SQL, payload, values, expected)
         if not rows:  # its version had moved: nothing was written
+            self._db.recent.drop(booking.ref)
             raise VersionConflict(ref=booking.ref)
+        self._saved = booking
         return _Final([LogEntry(*r) for r in rows]) if whole else [int(r[0]) for r in rows]
 
     async def _read_final_ids(self, pending: list[NewEvent], provisional: list[int], *,
@@ -682,8 +702,10 @@ class Database:
     """Owns the engine; hands out units of work."""
 
     def __init__(self, engine: AsyncEngine, *, bus: Any = None,
-                 read_engine: AsyncEngine | None = None) -> None:
+                 read_engine: AsyncEngine | None = None, recent_bookings: int = 0) -> None:
         self.engine = engine
+        #: Bookings kept for status changes to start from (recent.py; PostgreSQL only).
+        self.recent = RecentBookings(recent_bookings)
         #: Reading units of work (and the health check) take their connections here.
         #: The server gives them a pool of their own on PostgreSQL (``bootstrap.build``):
         #: in a rush, writers wait on a hot session row while holding their connections,
