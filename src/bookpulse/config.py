@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 8
     #: PostgreSQL: how many bookings each process keeps, as it last read or saved them,
     #: so that a status change starts from one without reading it (0: none). A kept
-    #: copy that another instance has made out of date costs the change one statement
-    #: more, never a wrong write (adapters/db/recent.py). About 1 KiB each.
+    #: copy that another instance has made out of date costs the change at most one
+    #: statement more, never a wrong write (adapters/db/recent.py). About 1 KiB each.
     booking_cache_size: int = Field(default=10_000, ge=0)
     refresh_token_days: int = 30
     session_days: int = 14
