@@ -44,7 +44,8 @@ class _Watched:
     answered with a kept copy."""
 
     def __init__(self, db: Database) -> None:
-        self.db, self.kept = db, []  # type: ignore[var-annotated]
+        self.db = db
+        self.kept: list[bool] = []
 
     def __call__(self, *, write: bool = True) -> Any:
         uow = self.db(write=write)
@@ -98,7 +99,7 @@ async def test_a_second_change_starts_from_the_kept_copy(world: World) -> None:
                                           ("checked_in", 3)]
 
 
-async def test_a_kept_copy_is_the_process_own_to_change(world: World) -> None:
+async def test_each_kept_copy_handed_out_is_a_private_one(world: World) -> None:
     ref, _ = await _confirmed(world)
     first = world.container.db.recent.get(ref)
     assert first is not None
