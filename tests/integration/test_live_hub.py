@@ -20,11 +20,12 @@ from bookpulse.adapters.db.models import BookingEvent
 from bookpulse.adapters.realtime.hub import Close, LiveHub, Subscriber
 from bookpulse.domain.errors import VersionConflict
 from bookpulse.domain.lifecycle import EventType, Role
-from bookpulse.domain.model import NewEvent, Principal
+from bookpulse.domain.model import NewEvent
 from bookpulse.domain.refs import new_reference
 from bookpulse.services import bookings as svc
 from tests.conftest import World
 from tests.e2e.live_support import eventually
+from tests.integration.booking_helpers import admin_principal
 
 
 @pytest.fixture
@@ -48,14 +49,6 @@ async def alice_bookings(world: World, n: int) -> list[str]:
 async def alice_id(world: World) -> int:
     async with world.container.db(write=False) as uow:
         return (await uow.users.by_email("alice@example.com")).id
-
-
-async def admin(world: World) -> Principal:
-    from bookpulse.services.accounts import load_principal
-
-    async with world.container.db(write=False) as uow:
-        user = await uow.users.by_email("admin1@example.com")
-    return await load_principal(db=world.container.db, user_id=user.id)
 
 
 async def event_ids(world: World, *, customer_id: int | None = None, after: int = 0) -> list[int]:
@@ -101,7 +94,7 @@ async def test_subscribing_while_writers_commit_gives_every_event_once_in_order(
         world: World) -> None:
     hub = hub_of(world)
     refs = await alice_bookings(world, 3)
-    who = await admin(world)
+    who = await admin_principal(world)
     c = world.container
     alice = await alice_id(world)
 
@@ -139,7 +132,7 @@ async def test_resuming_from_an_id_the_hub_has_not_read_yet_sends_nothing_twice(
     when the reader catches up; the next one does."""
     hub = hub_of(world)
     refs = await alice_bookings(world, 2)
-    who = await admin(world)
+    who = await admin_principal(world)
     c = world.container
     alice = await alice_id(world)
     known = await event_ids(world, customer_id=alice)
@@ -298,7 +291,7 @@ async def test_a_writer_here_hands_its_events_to_the_hub_as_the_log_gives_them(
     what the writer hands over is what the log gives (same entries, same booking state)."""
     hub = hub_of(world)
     refs = await alice_bookings(world, 1)
-    who = await admin(world)
+    who = await admin_principal(world)
     c = world.container
     alice = await alice_id(world)
     sub, out, task = await listening(hub, alice)
@@ -337,7 +330,7 @@ async def test_events_the_hub_does_not_take_come_from_the_log(world: World,
     A hand-over that fails does not fail the change, which is made."""
     hub = hub_of(world)
     refs = await alice_bookings(world, 1)
-    who = await admin(world)
+    who = await admin_principal(world)
     c = world.container
     alice = await alice_id(world)
     _sub, out, task = await listening(hub, alice)
@@ -365,7 +358,7 @@ async def test_the_reader_outlives_a_failed_read_and_reads_again(world: World,
     reader task does not end."""
     hub = hub_of(world)
     refs = await alice_bookings(world, 1)
-    who = await admin(world)
+    who = await admin_principal(world)
     c = world.container
     _sub, out, task = await listening(hub, await alice_id(world))
     await only_the_reader_delivers(world, lambda entries: False)

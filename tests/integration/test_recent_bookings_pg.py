@@ -10,15 +10,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from bookpulse.adapters.db.engine import create_engine
 from bookpulse.adapters.db.uow import Database
 from bookpulse.domain.errors import InvalidTransition, VersionConflict
 from bookpulse.domain.lifecycle import Action, Status
-from bookpulse.services import accounts
 from bookpulse.services import bookings as svc
 from tests.conftest import World
+from tests.integration.booking_helpers import admin_principal, event_history
 
 pytestmark = pytest.mark.postgres
 
@@ -61,25 +60,10 @@ class _Watched:
         return uow
 
 
-async def _admin(world: World) -> Any:
-    async with world.container.db(write=False) as uow:
-        user = await uow.users.by_email("admin1@example.com")
-    return await accounts.load_principal(db=world.container.db, user_id=user.id)
-
-
-async def _history(world: World, ref: str) -> list[tuple[str, int]]:
-    async with world.container.db.engine.connect() as conn:
-        rows = (await conn.execute(text(
-            "SELECT e.type, e.booking_version FROM booking_events e "
-            "JOIN bookings b ON b.id = e.booking_id WHERE b.ref = :r ORDER BY e.id"),
-            {"r": ref})).all()
-    return [(r[0], r[1]) for r in rows]
-
-
 async def _confirmed(world: World) -> tuple[str, Any]:
     """A booking confirmed through this process (version 2, kept), and an admin."""
     ref = (await world.book()).json()["ref"]
-    admin = await _admin(world)
+    admin = await admin_principal(world)
     await svc.confirm_booking(db=world.container.db, principal=admin, ref=ref,
                               now=world.container.clock.now())
     return ref, admin
@@ -95,7 +79,7 @@ async def test_a_second_change_starts_from_the_kept_copy(world: World) -> None:
     # What it wrote is kept in turn, with its new version.
     kept = world.container.db.recent.get(ref)
     assert kept is not None and (kept.status, kept.version) == (Status.CHECKED_IN, 3)
-    assert await _history(world, ref) == [("created", 1), ("confirmed", 2),
+    assert await event_history(world, ref) == [("created", 1), ("confirmed", 2),
                                           ("checked_in", 3)]
 
 
@@ -126,7 +110,7 @@ async def test_a_change_another_instance_made_is_not_overwritten(
     assert db.kept == [True, False]  # the copy, then a fresh read
     assert (done.status, done.version) == (Status.CHECKED_IN, 4)
     assert done.start_at == booking.start_at + timedelta(minutes=20)  # the delay's
-    assert await _history(world, ref) == [
+    assert await event_history(world, ref) == [
         ("created", 1), ("confirmed", 2), ("delayed", 3), ("checked_in", 4)]
 
 
@@ -139,7 +123,7 @@ async def test_a_change_refused_by_an_old_copy_is_decided_on_the_stored_booking(
     await svc.check_in_booking(db=other, principal=admin, ref=ref, now=now)
     done = await svc.start_service(db=world.container.db, principal=admin, ref=ref, now=now)
     assert (done.status, done.version) == (Status.IN_SERVICE, 4)
-    assert await _history(world, ref) == [
+    assert await event_history(world, ref) == [
         ("created", 1), ("confirmed", 2), ("checked_in", 3), ("started", 4)]
 
 
@@ -157,7 +141,7 @@ async def test_an_expected_version_newer_than_the_copy_is_not_a_conflict(
     with pytest.raises(VersionConflict):
         await svc.transition(db=world.container.db, principal=admin, ref=ref,
                              action=Action.COMPLETE, now=now, expected_version=3)
-    assert [t for t, _ in await _history(world, ref)][-1] == "started"
+    assert [t for t, _ in await event_history(world, ref)][-1] == "started"
 
 
 async def test_a_change_that_applies_to_neither_copy_nor_stored_booking_is_refused(
@@ -169,7 +153,7 @@ async def test_a_change_that_applies_to_neither_copy_nor_stored_booking_is_refus
     with pytest.raises(InvalidTransition):
         await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
     assert db.kept[:2] == [True, False]
-    assert [t for t, _ in await _history(world, ref)] == ["created", "confirmed",
+    assert [t for t, _ in await event_history(world, ref)] == ["created", "confirmed",
                                                           "cancelled"]
 
 
@@ -183,7 +167,7 @@ async def test_changes_racing_from_two_instances_lose_nothing(
     await svc.check_in_booking(db=there, principal=admin, ref=ref, now=now)
     await svc.start_service(db=here, principal=admin, ref=ref, now=now)  # copy at 2
     await svc.complete_booking(db=there, principal=admin, ref=ref, now=now)
-    assert await _history(world, ref) == [
+    assert await event_history(world, ref) == [
         ("created", 1), ("confirmed", 2), ("checked_in", 3), ("started", 4),
         ("completed", 5)]
     kept = here.recent.get(ref)

@@ -11,14 +11,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 
 from bookpulse.config import Settings
 from bookpulse.domain.errors import InvalidTransition, VersionConflict
 from bookpulse.domain.lifecycle import Action, Status
-from bookpulse.services import accounts, queries
 from bookpulse.services import bookings as svc
+from bookpulse.services import queries
 from tests.conftest import World
+from tests.integration.booking_helpers import admin_principal, event_history
 
 pytestmark = pytest.mark.postgres
 
@@ -56,30 +56,12 @@ class _Interrupted:
         return uow
 
 
-async def _rows(world: World, sql: str, **params: Any) -> list[Any]:
-    async with world.container.db.engine.connect() as conn:
-        return list((await conn.execute(text(sql), params)).all())
-
-
-async def _admin(world: World) -> Any:
-    async with world.container.db(write=False) as uow:
-        user = await uow.users.by_email("admin1@example.com")
-    return await accounts.load_principal(db=world.container.db, user_id=user.id)
-
-
-async def _history(world: World, ref: str) -> list[tuple[str, int]]:
-    rows = await _rows(world, "SELECT e.type, e.booking_version FROM booking_events e "
-                              "JOIN bookings b ON b.id = e.booking_id WHERE b.ref = :r "
-                              "ORDER BY e.id", r=ref)
-    return [(r[0], r[1]) for r in rows]
-
-
 async def _confirmed_and_a_delay(world: World) -> tuple[str, Any, Any]:
     """A confirmed booking (version 2), an admin, and a delay of that booking for
     ``_Interrupted`` to run."""
     ref = (await world.book()).json()["ref"]
     db, now = world.container.db, world.container.clock.now()
-    admin = await _admin(world)
+    admin = await admin_principal(world)
     await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
     booking = await queries.get_booking(db=db, principal=admin, ref=ref)
 
@@ -102,7 +84,7 @@ async def test_a_status_change_overtaken_between_its_read_and_its_write_is_decid
     done = await svc.check_in_booking(db=interrupted, principal=admin, ref=ref, now=now)
     assert interrupted.writers == 2  # the unlocked attempt, then the locked one
     assert (done.status, done.version) == (Status.CHECKED_IN, 4)
-    assert await _history(world, ref) == [
+    assert await event_history(world, ref) == [
         ("created", 1), ("confirmed", 2), ("delayed", 3), ("checked_in", 4)]
 
 
@@ -112,7 +94,7 @@ async def test_an_overtaken_status_change_that_no_longer_applies_is_refused(
     decided again under the lock it is refused, and the booking is confirmed once."""
     ref = (await world.book()).json()["ref"]
     db, now = world.container.db, world.container.clock.now()
-    admin = await _admin(world)
+    admin = await admin_principal(world)
 
     async def other_admin() -> None:
         await svc.confirm_booking(db=db, principal=admin, ref=ref, now=now)
@@ -121,7 +103,7 @@ async def test_an_overtaken_status_change_that_no_longer_applies_is_refused(
     with pytest.raises(InvalidTransition):
         await svc.confirm_booking(db=interrupted, principal=admin, ref=ref, now=now)
     assert interrupted.writers == 2
-    assert await _history(world, ref) == [("created", 1), ("confirmed", 2)]
+    assert await event_history(world, ref) == [("created", 1), ("confirmed", 2)]
 
 
 async def test_an_overtaken_status_change_with_an_expected_version_is_a_conflict(
@@ -135,4 +117,4 @@ async def test_an_overtaken_status_change_with_an_expected_version_is_a_conflict
         await svc.transition(db=interrupted, principal=admin, ref=ref,
                              action=Action.CHECK_IN, now=now, expected_version=2)
     assert interrupted.writers == 1  # not tried again under the lock
-    assert await _history(world, ref) == [("created", 1), ("confirmed", 2), ("delayed", 3)]
+    assert await event_history(world, ref) == [("created", 1), ("confirmed", 2), ("delayed", 3)]
