@@ -60,6 +60,7 @@ from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
 from bookpulse.adapters.db.recent import RecentBookings
 from bookpulse.adapters.db.tickets_repo import TicketRepo
+from bookpulse.adapters.db.writers import WriterConnection, WriterConnections
 from bookpulse.adapters.realtime.messages import dumps
 from bookpulse.domain import refs
 from bookpulse.domain.errors import KeyClaimed, SeatTaken, VersionConflict
@@ -115,6 +116,7 @@ class SqlUnitOfWork:
         self._gated = False
         self._conn: AsyncConnection | None = None
         self._raw: Any = None  # the asyncpg connection under ``_conn`` (``_driver``)
+        self._writer_conn: WriterConnection | None = None
         #: ``save_at_commit``: (booking, its values as JSON, expected version).
         self._staged: tuple[Booking, str, int] | None = None
         #: The booking ``_write_events`` saved, kept in ``db.recent`` once committed.
@@ -168,9 +170,17 @@ class SqlUnitOfWork:
             # Writers take turns for the pool's connections in order of arrival (gate.py).
             await self._db.write_gate.enter()
             self._gated = True
-            self._conn = await self._db.engine.connect()
-            if self._one_statement:
-                await self._conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                self._writer_conn = await self._db.writers.take(
+                    autocommit=self._one_statement)
+            except BaseException:
+                # No connection (the server is down, say): __aexit__ will not run, so
+                # give the gate's place back here, or it would be lost for good.
+                self._gated = False
+                self._db.write_gate.leave()
+                raise
+            self._conn = self._writer_conn.conn
+            self._raw = self._writer_conn.driver
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -185,8 +195,10 @@ class SqlUnitOfWork:
                     await session.close()
             finally:
                 try:
-                    if self._conn is not None:
-                        await self._conn.close()  # back to the pool (rolled back if need be)
+                    if self._writer_conn is not None:
+                        # Kept for the next writer, or back to the pool (rolled back if
+                        # need be): writers.py.
+                        await self._db.writers.give_back(self._writer_conn)
                 finally:
                     if self._gated:
                         self._gated = False
@@ -456,11 +468,9 @@ class SqlUnitOfWork:
         return [LogEntry(*r) for r in rows] if entries else None
 
     async def _driver(self) -> Any:
-        """PostgreSQL: the asyncpg connection under this writer's own connection (asked
-        of SQLAlchemy once per unit of work: each ask is a greenlet switch)."""
-        if self._raw is None:
-            assert self._conn is not None
-            self._raw = await driver_of(self._conn)
+        """PostgreSQL: the asyncpg connection under this writer's own connection
+        (taken with it: writers.py)."""
+        assert self._raw is not None
         return self._raw
 
     async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
@@ -728,6 +738,13 @@ class Database:
         #: PostgreSQL writers pass here before taking a connection: as many at once as
         #: the pool lends, first come first served (see gate.py).
         self.write_gate = FairGate(pool_capacity(engine) or 1)
+        #: PostgreSQL writers' connections, kept between units of work (writers.py): as
+        #: many as the pool's standing connections, when readers have a pool of their
+        #: own; none when they share this one, so that kept connections never leave a
+        #: reader waiting.
+        keep = (0 if self.sqlite or self.read_engine is engine
+                else int(engine.pool.size()))  # type: ignore[attr-defined]
+        self.writers = WriterConnections(engine, keep=keep)
 
     @property
     def write_lock(self) -> asyncio.Lock | None:
@@ -801,6 +818,7 @@ class Database:
         return all_open.parties
 
     async def dispose(self) -> None:
+        await self.writers.close()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
