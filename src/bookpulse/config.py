@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     #: configured (2-3 % of a status change's CPU in a py-spy profile, with none set).
     opentelemetry: bool = Field(default=False, alias="BOOKPULSE_OPENTELEMETRY")
 
+    #: One log line per HTTP request from ``bookpulse serve`` (uvicorn's access log).
+    #: Off by default, as in gunicorn and granian: the reverse proxy in front usually
+    #: keeps that log, and writing it costs about 5 % of the server's CPU per booking
+    #: in a rush (py-spy, ``bench rush``).
+    access_log: bool = False
+
     access_token_minutes: int = 15
     #: How long a signed-in user's roles are reused between requests in one process
     #: (0: read them on every request). Role changes made through this process apply at

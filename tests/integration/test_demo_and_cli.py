@@ -112,3 +112,22 @@ def test_create_admin_and_migrate_commands(tmp_path, monkeypatch) -> None:
     bad = runner.invoke(main, ["create-admin", "--email", "x@example.com", "--password",
                                "short", "--org-name", "Blue Spa"])
     assert bad.exit_code != 0 and "at least 8" in bad.output
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, False), ("true", True)],
+                         ids=["default", "ACCESS_LOG=true"])
+def test_serve_writes_an_access_log_only_when_asked(tmp_path, monkeypatch, env,
+                                                    expected) -> None:
+    import uvicorn
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("BOOKPULSE_VAR_DIR", str(tmp_path))
+    if env is None:
+        monkeypatch.delenv("ACCESS_LOG", raising=False)
+    else:
+        monkeypatch.setenv("ACCESS_LOG", env)
+    served: list[uvicorn.Config] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.append(self.config))
+    r = CliRunner().invoke(main, ["serve", "--port", "8123"])
+    assert r.exit_code == 0, r.output
+    assert [(c.port, c.access_log) for c in served] == [(8123, expected)]

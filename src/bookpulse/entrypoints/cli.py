@@ -60,7 +60,7 @@ def _serve(settings, host: str, port: int, *, banner: str | None = None,  # type
     # their own, so after a few seconds they are cut and their clients resume elsewhere.
     config = uvicorn.Config(app, host=host, port=port, log_level="info", ws=ws_protocol(ws),
                             proxy_headers=False, lifespan="on", ws_per_message_deflate=False,
-                            timeout_graceful_shutdown=5)
+                            timeout_graceful_shutdown=5, access_log=settings.access_log)
     uvicorn.Server(config).run()
 
 
