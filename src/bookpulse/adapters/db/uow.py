@@ -31,7 +31,6 @@ of work ends.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -507,8 +506,7 @@ def _event_rows(pending: list[NewEvent]) -> list[dict[str, Any]]:
 
 def _events_payload(pending: list[NewEvent]) -> str:
     """PostgreSQL: the events as the statements below read them (``_PG_EVENT_ROWS``)."""
-    return json.dumps([{**r, "ord": i, "created_at": r["created_at"].isoformat()}
-                       for i, r in enumerate(_event_rows(pending))])
+    return dumps([{**r, "ord": i} for i, r in enumerate(_event_rows(pending))])
 
 
 #: PostgreSQL: the events with provisional ids, in order; the deferred trigger of
