@@ -1,6 +1,6 @@
 """Small parts of the hot paths: a connection's mailbox, the cache of principals, the
-memory of verified access tokens, the in-process locks of seat picking and the gate in
-front of the writers' connection pool."""
+memory of verified access tokens, the in-process locks of seat picking, the one-step
+handlers and the gate in front of the writers' connection pool."""
 
 from __future__ import annotations
 
@@ -210,3 +210,23 @@ def test_recent_bookings_keep_private_copies_and_drop_the_least_recently_used() 
     off = RecentBookings(0)
     off.put(a)
     assert off.get(a.ref) is None and len(off) == 0
+
+
+def test_places_and_seats_are_booked_in_one_step_and_nothing_else() -> None:
+    """``one_step_handler`` answers from what was registered (no protocol check per
+    booking), and follows a registration that replaces a shape's handler."""
+    import bookpulse.services.shapes  # noqa: F401 - registers every shape's handler
+    from bookpulse.services import inventory
+
+    one_step = {shape: inventory.one_step_handler(shape) for shape in Shape}
+    assert {s for s, h in one_step.items() if h is not None} == {Shape.CAPACITY,
+                                                                  Shape.SEATS}
+    assert isinstance(one_step[Shape.SEATS], inventory.OneStepInventory)
+    assert inventory.one_step_handler("seats") is one_step[Shape.SEATS]
+    seats = inventory.handler_for(Shape.SEATS)
+    try:
+        inventory.register(Shape.SEATS, object())  # type: ignore[arg-type]
+        assert inventory.one_step_handler(Shape.SEATS) is None
+    finally:
+        inventory.register(Shape.SEATS, seats)
+    assert inventory.one_step_handler(Shape.SEATS) is seats

@@ -106,7 +106,11 @@ def sold_out(session_id: int, left: int) -> SoldOut:
                    session_id=session_id, available=left)
 
 
-_HANDLERS: dict[Shape, ShapeInventory] = {Shape.CAPACITY: CapacityInventory()}
+_HANDLERS: dict[Shape, ShapeInventory] = {}
+#: The handlers that take bookings in one step (``OneStepInventory``), decided when they
+#: are registered: ``isinstance`` against a runtime-checkable protocol inspects the
+#: handler's class on every call, and this is asked on every booking.
+_ONE_STEP: dict[Shape, OneStepInventory] = {}
 
 #: Called in the same transaction after a booking gave inventory back (cancel, reject,
 #: expire, a smaller modification): the waitlist offers it to the next in line there.
@@ -148,6 +152,10 @@ async def after_added(uow: Any, *, offering_id: int, now: datetime,
 
 def register(shape: Shape, handler: ShapeInventory) -> None:
     _HANDLERS[shape] = handler
+    if isinstance(handler, OneStepInventory):
+        _ONE_STEP[shape] = handler
+    else:
+        _ONE_STEP.pop(shape, None)
 
 
 @dataclass
@@ -179,8 +187,10 @@ def may_take_one_step(request: BookingRequest) -> bool:
 
 
 def one_step_handler(shape: Shape | str) -> OneStepInventory | None:
-    handler = _HANDLERS.get(Shape(shape))
-    return handler if isinstance(handler, OneStepInventory) else None
+    return _ONE_STEP.get(Shape(shape))
+
+
+register(Shape.CAPACITY, CapacityInventory())
 
 
 class KeyedLocks:
