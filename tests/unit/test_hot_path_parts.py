@@ -51,6 +51,36 @@ def test_mailbox_calls_its_put_callback_once_per_arming() -> None:
     assert box.get_nowait().id == 1 and isinstance(box.get_nowait(), Close)
 
 
+def test_mailbox_hands_an_item_to_its_writer_while_nothing_is_queued() -> None:
+    """``write_through``: what the writer takes is never queued; what it refuses is
+    queued in order and wakes ``on_put``, and from then on items queue behind it until
+    the transport arms the mailbox again."""
+    box = Mailbox(8)
+    written: list[int] = []
+    woken: list[int] = []
+    accept = [True]
+
+    def through(item: object) -> bool:
+        if not accept[0] or isinstance(item, Close):
+            return False
+        written.append(item.id)  # type: ignore[attr-defined]
+        return True
+
+    box.on_put, box.write_through = (lambda: woken.append(1)), through
+    box.put_nowait(Outgoing(1, "event", "a"))
+    box.put_nowait(Outgoing(2, "event", "b"))
+    assert written == [1, 2] and box.empty() and woken == []
+    accept[0] = False  # the transport pushes back
+    box.put_nowait(Outgoing(3, "event", "c"))
+    assert woken == [1] and box.on_put is None and box.write_through is None
+    accept[0] = True
+    box.put_nowait(Outgoing(4, "event", "d"))  # queued behind 3, not written ahead of it
+    assert written == [1, 2] and [box.get_nowait().id, box.get_nowait().id] == [3, 4]
+    box.on_put, box.write_through = (lambda: woken.append(1)), through
+    box.put_nowait(Close(4000, "bye"))  # a close always goes through the queue
+    assert woken == [1, 1] and isinstance(box.get_nowait(), Close)
+
+
 def test_principal_cache_reuses_until_expiry_or_a_change() -> None:
     alice = Principal(user_id=7, name="Alice", email="a@example.com",
                       memberships={1: Role.STAFF})

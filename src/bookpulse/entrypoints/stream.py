@@ -235,31 +235,45 @@ class _Sender:
         self.task = asyncio.get_running_loop().create_task(work)
 
     def arm(self) -> None:
-        """Idle and live: the next message starts a sender."""
+        """Idle and live: the next message is written at once if the transport takes
+        it (``Mailbox.write_through``), else it starts a sender."""
         if self.sub.queue.empty():
             self.task = None  # the caller, which ends now
-            self.sub.queue.on_put = self._wake
+            self._arm_idle()
         else:
             self._wake()
 
+    def _arm_idle(self) -> None:
+        queue = self.sub.queue
+        queue.on_put = self._wake
+        if self.write_now is not None:
+            queue.write_through = self._write_through
+
     def _wake(self) -> None:
         if self.write_now is not None and self._write_queued_now():
-            self.sub.queue.on_put = self._wake
+            self._arm_idle()
             return
         self.start(self.run(self._queued()))
 
+    def _write_through(self, item: Item) -> bool:
+        """Write one message now if the transport takes it without waiting. A close, or
+        a transport that pushes back, is left to a task (it waits, with the send
+        timeout)."""
+        assert self.write_now is not None
+        if isinstance(item, Close) or not self.write_now(item.text):
+            return False
+        if item.id is not None:
+            self.sub.last_id = self.sub.last_sent = item.id
+        return True
+
     def _write_queued_now(self) -> bool:
-        """Write queued messages while the transport takes them without waiting; True
-        when the queue is empty. A close, or a transport that pushes back, is left to
-        a task (it waits, with the send timeout)."""
-        sub, queue, write_now = self.sub, self.sub.queue, self.write_now
-        assert write_now is not None
+        """Write queued messages while the transport takes them; True when the queue is
+        empty."""
+        queue = self.sub.queue
         while (item := queue.peek()) is not None:
-            if isinstance(item, Close) or not write_now(item.text):
+            if not self._write_through(item):
                 return False
             queue.get_nowait()
-            if item.id is not None:
-                sub.last_id = sub.last_sent = item.id
         return True
 
     async def _queued(self) -> AsyncIterator[Item]:
@@ -302,6 +316,7 @@ class _Sender:
 
     async def stop(self) -> None:
         self.sub.queue.on_put = None
+        self.sub.queue.write_through = None
         task, self.task = self.task, None
         if task is not None and not task.done():
             task.cancel()

@@ -101,7 +101,7 @@ class Mailbox:
     no deque while empty and at most one waiter (``asyncio.Queue`` keeps three deques,
     about 2 KiB, per connection for as long as it lives)."""
 
-    __slots__ = ("_items", "_waiter", "maxsize", "on_put")
+    __slots__ = ("_items", "_waiter", "maxsize", "on_put", "write_through")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
@@ -110,6 +110,11 @@ class Mailbox:
         #: Called once, on the next put: lets a transport start a sender only when
         #: there is something to send (it re-arms it when done).
         self.on_put: Callable[[], None] | None = None
+        #: Armed with ``on_put`` by a transport that can write a message at once: while
+        #: nothing is queued, a put hands it the item first and queues it (and calls
+        #: ``on_put``) only if it returns False. A live change reaches most of its
+        #: connections this way, without a queue or a callback each.
+        self.write_through: Callable[[Item], bool] | None = None
 
     def empty(self) -> bool:
         return not self._items
@@ -119,6 +124,9 @@ class Mailbox:
 
     def put_nowait(self, item: Item) -> None:
         if self._items is None:
+            through = self.write_through
+            if through is not None and through(item):
+                return
             self._items = deque()
         elif len(self._items) >= self.maxsize:
             raise asyncio.QueueFull
@@ -127,6 +135,7 @@ class Mailbox:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         callback, self.on_put = self.on_put, None
+        self.write_through = None
         if callback is not None:
             callback()
 
