@@ -4,21 +4,20 @@ the pool after each one.
 A writing unit of work owns a connection from start to end (uow.py). Taking one from
 SQLAlchemy's pool and giving it back builds and tears down a ``Connection`` and its
 asyncio proxy, runs the pool's checkout and reset-on-return steps, and for a booking in
-one statement switches the connection to autocommit and back: about 7 % of the server's
-time per booking in a ``bench rush``, and 4 % per status change in ``bench live``
+one statement switches the connection to autocommit and back: about 6 % of the server's
+samples per booking in ``bench rush``, and 4 % per status change in ``bench live``
 (py-spy). Here a connection a writer is done with waits, still checked out, for the next
 writer, with its asyncpg connection and its autocommit mode as they were, and a writer
 takes one back (the last one returned first: the warmest).
 
 Only a connection as the pool would hand it out is kept: not closed, not invalidated,
-outside any transaction (the unit of work's session ends its own; one still open goes
-back to the pool, whose reset rolls it back, and one begun on the driver alone is
-closed). After ``RECYCLE_S`` with the
-writers a connection goes back to the pool once, which replaces it when it is old
-(``pool_recycle``). At most ``keep``
-wait here, which must leave the pool enough for everyone else who takes from it without
-passing the writers' gate (``Database`` keeps none when its readers share the writers'
-pool).
+outside any transaction. The unit of work's session ends its own transaction; one still
+open goes back to the pool, whose reset rolls it back, and one begun on the driver alone
+(which that reset does not see) is closed. After ``RECYCLE_S`` with the writers a
+connection goes back to the pool once, which replaces it when it is old
+(``pool_recycle``). At most ``keep`` wait here, which must leave the pool enough for
+everyone else who takes from it without passing the writers' gate (``Database`` keeps
+none when its readers share the writers' pool).
 """
 
 from __future__ import annotations
