@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -31,9 +32,14 @@ async def db(postgres_url: str) -> AsyncIterator[Database]:
         await database.dispose()
 
 
+def _driver(uow: object) -> Any:
+    """The asyncpg connection of a writer's own connection."""
+    return uow._writer_conn.driver  # type: ignore[attr-defined]
+
+
 async def _backend(uow: object) -> int:
     """The PostgreSQL server process of a writer's connection."""
-    return int(await uow._raw.fetchval("SELECT pg_backend_pid()"))  # type: ignore[attr-defined]
+    return int(await _driver(uow).fetchval("SELECT pg_backend_pid()"))
 
 
 async def test_a_writer_takes_the_connection_the_last_one_left(db: Database) -> None:
@@ -52,7 +58,7 @@ async def test_a_writer_takes_the_connection_the_last_one_left(db: Database) -> 
     for one_statement in (True, False, True, True, False):
         async with db(one_statement=one_statement) as uow:
             await uow.session.execute(text("SELECT 1"))
-            assert uow._raw.is_in_transaction() is not one_statement
+            assert _driver(uow).is_in_transaction() is not one_statement
         assert len(db.writers) == 1
     assert db.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
 
@@ -63,18 +69,18 @@ async def test_an_unfinished_transaction_is_rolled_back_before_the_next_writer(
     with pytest.raises(RuntimeError):
         async with db() as uow:
             await uow.session.execute(text("INSERT INTO kept_t VALUES (1)"))
-            assert uow._raw.is_in_transaction()
+            assert _driver(uow).is_in_transaction()
             raise RuntimeError("the unit of work fails before its commit")
     assert len(db.writers) == 1
     # A transaction begun on the driver itself, which SQLAlchemy does not know of.
     with pytest.raises(RuntimeError):
         async with db() as uow:
-            await uow._raw.transaction().start()
-            await uow._raw.execute("INSERT INTO kept_t VALUES (2)")
+            await _driver(uow).transaction().start()
+            await _driver(uow).execute("INSERT INTO kept_t VALUES (2)")
             raise RuntimeError("the unit of work fails before its commit")
     assert len(db.writers) == 0  # closed, not kept nor pooled
     async with db() as uow:
-        assert not uow._raw.is_in_transaction()
+        assert not _driver(uow).is_in_transaction()
         count = (await uow.session.execute(text("SELECT count(*) FROM kept_t"))).scalar()
     assert count == 0
 

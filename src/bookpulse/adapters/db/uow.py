@@ -42,7 +42,7 @@ from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import insert, text, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as pg_asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
 from bookpulse.adapters.db.engine import (
@@ -113,8 +113,7 @@ class SqlUnitOfWork:
         self._deliveries: list[AfterCommit] = []
         self._lock_held = False
         self._gated = False
-        self._conn: AsyncConnection | None = None
-        self._raw: Any = None  # the asyncpg connection under ``_conn`` (``_driver``)
+        #: A PostgreSQL writer's own connection, with the asyncpg one under it (writers.py).
         self._writer_conn: WriterConnection | None = None
         #: ``save_at_commit``: (booking, its values as JSON, expected version).
         self._staged: tuple[Booking, str, int] | None = None
@@ -138,9 +137,10 @@ class SqlUnitOfWork:
             session = db.sessionmaker(write=self._write)()
             if (not self._write or self._one_statement) and not db.sqlite:
                 session.info[AUTOCOMMIT_READ] = True
-            if self._conn is not None:  # a PostgreSQL writer's own connection
-                session.bind = self._conn
-                session.sync_session.bind = self._conn.sync_connection
+            if self._writer_conn is not None:  # a PostgreSQL writer's own connection
+                conn = self._writer_conn.conn
+                session.bind = conn
+                session.sync_session.bind = conn.sync_connection
             self._session = session
         return self._session
 
@@ -178,8 +178,6 @@ class SqlUnitOfWork:
                 self._gated = False
                 self._db.write_gate.leave()
                 raise
-            self._conn = self._writer_conn.conn
-            self._raw = self._writer_conn.driver
         return self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
@@ -469,8 +467,8 @@ class SqlUnitOfWork:
     async def _driver(self) -> Any:
         """PostgreSQL: the asyncpg connection under this writer's own connection
         (taken with it: writers.py)."""
-        assert self._raw is not None
-        return self._raw
+        assert self._writer_conn is not None
+        return self._writer_conn.driver
 
     async def _write_events_stepwise(self, rows: list[dict[str, Any]]) -> int:
         n = len(rows)

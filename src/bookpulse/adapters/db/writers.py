@@ -30,6 +30,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from bookpulse.adapters.db.engine import driver_of
+
 log = logging.getLogger(__name__)
 
 #: Seconds a connection may stay with the writers before it goes back to the pool once.
@@ -77,11 +79,11 @@ class WriterConnections:
         try:
             if autocommit:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-            raw = await conn.get_raw_connection()
+            driver = await driver_of(conn)
         except BaseException:
             await conn.close()
             raise
-        return WriterConnection(conn, raw.driver_connection, autocommit, time.monotonic())
+        return WriterConnection(conn, driver, autocommit, time.monotonic())
 
     async def give_back(self, found: WriterConnection) -> None:
         """Keep ``found`` for the next writer if it is fit to be kept, else return it to
