@@ -1,9 +1,12 @@
 """The bare floor for ``bench live``: the same traffic with no application in between.
 
 One uvicorn worker; clients connect to ``/ws?c=NAME``; ``POST /change`` with
-``{"to": [names], "key": "..."}`` sends ``{"type": "floor", "key": ...}`` to each named
-connection and answers when all sends are done. No database, no auth, no hub: what is
-left is HTTP in, JSON out, WebSocket frames out — the cost no live stream can avoid.
+``{"to": [names], "key": "...", "n": N}`` sends ``{"type": "floor", "key": ..., ...}`` to
+each named connection and answers when all sends are done. No database, no auth, no hub:
+what is left is HTTP in, JSON out, WebSocket frames out — the cost no live stream can
+avoid. The message has the fields and size of a live status-change event (``message``):
+until session 16 it was 31 bytes against the live stream's 427, so the clients' own
+parsing was counted as the stream's cost.
 
 Run: ``python -m bench._live_floor PORT [WS_IMPL]``.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,6 +24,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 CLIENTS: dict[str, WebSocket] = {}
+START, LENGTH = timedelta(days=30), timedelta(hours=3)
 
 
 async def ws_endpoint(ws: WebSocket) -> None:
@@ -36,9 +41,25 @@ async def ws_endpoint(ws: WebSocket) -> None:
         CLIENTS.pop(name, None)
 
 
+def message(key: str, n: int) -> str:
+    """A message shaped and sized as a live status-change event (about 430 bytes): the
+    clients parse the same amount of JSON in both phases."""
+    now = datetime.now(UTC)
+    return json.dumps({
+        "type": "floor", "key": key, "id": n,
+        "event": {"id": n, "type": "confirmed", "from_status": "pending",
+                  "to_status": "confirmed",
+                  "actor": {"id": 1, "name": "bench-admin", "role": "admin"},
+                  "reason": None, "data": {}, "version": 2, "created_at": now.isoformat()},
+        "booking": {"ref": "BP-FLOOR0", "status": "confirmed", "version": 2,
+                    "start": (now + START).isoformat(),
+                    "end": (now + START + LENGTH).isoformat(), "offering_id": 1,
+                    "session_id": 1}}, separators=(",", ":"))
+
+
 async def change(request: Request) -> JSONResponse:
     body = await request.json()
-    text = json.dumps({"type": "floor", "key": body["key"]})
+    text = message(body["key"], body.get("n", 0))
     sent = 0
     for name in body["to"]:
         ws = CLIENTS.get(name)

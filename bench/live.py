@@ -7,8 +7,9 @@ What it does (all on loopback, bounded in count and time):
    with one pending booking each (bulk-inserted through the event-log head).
 2. **Floor**: starts a bare Starlette WebSocket server (bench/_live_floor.py), connects the
    same number of clients, and drives the same traffic — each "change" is an HTTP POST
-   that sends one small message to one customer's connection and every admin's — at
-   ``--rate`` per second for ``--duration`` seconds. No database, no auth, no hub.
+   that sends one message, shaped and sized as a live status-change event, to one
+   customer's connection and every admin's — at ``--rate`` per second for ``--duration``
+   seconds. No database, no auth, no hub.
 3. **Live**: starts Bookpulse (one uvicorn worker, bench/_live_server.py), connects
    every customer (``/api/v1/live`` with their token) and the admin dashboards, records
    server RSS before and after, then makes status changes through the HTTP API
@@ -244,6 +245,7 @@ class Stats:
         self.server_closes: dict[int, int] = {}  # close code -> count (clients reconnect)
         self.responded_at: dict[str, float] = {}
         self.receipts: list[tuple[str, float]] = []  # (change key, arrival)
+        self.message_bytes = 0  # of the receipts: what the clients read and parsed
 
     def merge(self, driven: dict[str, Any]) -> None:
         """Take in what a driver process sent and answered."""
@@ -331,6 +333,7 @@ class Client:
                     continue
                 got.add(key)
                 s.receipts.append((key, now))
+                s.message_bytes += len(raw)
         except ConnectionClosed:
             pass
         if not self.stopping:
@@ -484,7 +487,7 @@ def floor_change(http: Pool, stats: Stats, clients: int, admin_idx: list[int]) -
         stats.sent_at[key] = time.monotonic()
         try:
             r = await http.post("/change", json={
-                "key": key, "to": [str(idx), *map(str, admin_idx)]})
+                "key": key, "n": i + 1, "to": [str(idx), *map(str, admin_idx)]})
         except ConnectionLost:
             stats.errors["connection lost"] += 1  # sent or not: receipts not counted
             del stats.expected[key]
@@ -723,6 +726,8 @@ def table(args: argparse.Namespace, floor: dict[str, Any], live: dict[str, Any],
         ("http errors", _errors(fs.errors), _errors(ls.errors), ""),
         ("driver fell behind (starts)", str(fs.behind), str(ls.behind), ""),
         ("receipts", str(len(fl)), str(len(ll)), ""),
+        ("message size, mean (bytes)", f"{fs.message_bytes / max(len(fs.receipts), 1):.0f}",
+         f"{ls.message_bytes / max(len(ls.receipts), 1):.0f}", ""),
         ("server CPU per change (ms)", f"{floor['cpu_ms_per_change']:.2f}",
          f"{live['cpu_ms_per_change']:.2f}",
          f"{live['cpu_ms_per_change'] / floor['cpu_ms_per_change']:.2f}x"
