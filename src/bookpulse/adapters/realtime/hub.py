@@ -69,7 +69,7 @@ class HubConfig:
     send_timeout: float = 10.0       # one send may take this long, else the link is dead
     ws_heartbeat: float = 25.0
     sse_heartbeat: float = 15.0
-    tick: float = 0.25               # heartbeat / expiry resolution (and batch size)
+    tick: float = 0.05               # heartbeat / expiry resolution (and batch size, ADR 0004)
     poll_interval: float = 2.0       # read the log even without a wake-up (lost message)
     read_batch: int = 500
     max_replay: int | None = None    # events; an older position gets a ``reset``
