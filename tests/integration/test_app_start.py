@@ -171,6 +171,29 @@ async def test_writer_connections_have_the_hot_statements_prepared_at_start_up(
     await db.dispose()
 
 
+async def test_reader_connections_have_the_cached_reads_prepared_at_start_up(
+        settings: Settings, clock: FakeClock, postgres_url: str) -> None:
+    """PostgreSQL: every standing reader connection has a signed-in user's read and an
+    offering's read prepared before the first request (``_warm_up_reads``), so the first
+    requests after a start do not each pay for preparing them on another connection."""
+    app = _pg_app(settings, clock, postgres_url)
+    db = app.state.container.db
+    async with app.router.lifespan_context(app):
+        conns = [await db.read_engine.connect() for _ in range(3)]  # the standing ones
+        try:
+            for conn in conns:
+                driver = (await conn.get_raw_connection()).driver_connection
+                prepared = [r[0] for r in await driver.fetch(
+                    "SELECT statement FROM pg_prepared_statements")]
+                assert any("FROM users" in sql and "memberships" in sql
+                           for sql in prepared), prepared
+                assert any("FROM offerings" in sql for sql in prepared), prepared
+        finally:
+            for conn in conns:
+                await conn.close()
+    await db.dispose()
+
+
 async def test_one_request_at_a_time_reuses_the_connection_used_last(
         settings: Settings, clock: FakeClock, postgres_url: str) -> None:
     """PostgreSQL: a pool hands out the connection returned last. One request at a time
