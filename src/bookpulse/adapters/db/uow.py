@@ -42,7 +42,12 @@ from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import insert, text, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as pg_asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
 from bookpulse.adapters.db.engine import (
@@ -671,7 +676,7 @@ def _warm_up_statements() -> list[tuple[str, tuple[Any, ...]]]:
     ]
 
 
-async def _warm_up_reads(conn: Any) -> None:
+async def _warm_up_reads(conn: AsyncConnection) -> None:
     """What ``Database.open_pools`` reads on each standing reader connection: the reads
     that API requests make again whenever their few seconds of caching run out (a
     signed-in user with their roles, the offering a booking's answer names), for an id
