@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from bookpulse import bootstrap
 from bookpulse.adapters.clock import FakeClock
+from bookpulse.adapters.db.engine import driver_of
 from bookpulse.config import Settings
 from bookpulse.entrypoints.app import ROUTERS, build_routes, create_app
 from tests.conftest import FAST_HASHER
@@ -144,6 +145,18 @@ def _pg_app(settings: Settings, clock: FakeClock, postgres_url: str) -> Any:
                       migrate=False)
 
 
+async def _prepared_on_standing(engine: Any, n: int = 3) -> list[set[str]]:
+    """The statements prepared on each of a pool's ``n`` standing connections (taken all
+    at once, so each is a different one)."""
+    conns = [await engine.connect() for _ in range(n)]
+    try:
+        return [{r[0] for r in await (await driver_of(conn)).fetch(
+            "SELECT statement FROM pg_prepared_statements")} for conn in conns]
+    finally:
+        for conn in conns:
+            await conn.close()
+
+
 async def test_writer_connections_have_the_hot_statements_prepared_at_start_up(
         settings: Settings, clock: FakeClock, postgres_url: str) -> None:
     """PostgreSQL: every standing writer connection has the statements of bookings and
@@ -156,16 +169,8 @@ async def test_writer_connections_have_the_hot_statements_prepared_at_start_up(
         async with db.engine.connect() as c:
             head = (await c.execute(text("SELECT last_id FROM event_log_head"))).all()
         expected = {sql for sql, _ in uow_module._warm_up_statements()}
-        conns = [await db.engine.connect() for _ in range(3)]  # the three standing ones
-        try:
-            for conn in conns:
-                driver = (await conn.get_raw_connection()).driver_connection
-                prepared = {r[0] for r in await driver.fetch(
-                    "SELECT statement FROM pg_prepared_statements")}
-                assert expected <= prepared
-        finally:
-            for conn in conns:
-                await conn.close()
+        for prepared in await _prepared_on_standing(db.engine):
+            assert expected <= prepared
     async with db.engine.connect() as c:
         assert (await c.execute(text("SELECT last_id FROM event_log_head"))).all() == head
     await db.dispose()
@@ -179,18 +184,10 @@ async def test_reader_connections_have_the_cached_reads_prepared_at_start_up(
     app = _pg_app(settings, clock, postgres_url)
     db = app.state.container.db
     async with app.router.lifespan_context(app):
-        conns = [await db.read_engine.connect() for _ in range(3)]  # the standing ones
-        try:
-            for conn in conns:
-                driver = (await conn.get_raw_connection()).driver_connection
-                prepared = [r[0] for r in await driver.fetch(
-                    "SELECT statement FROM pg_prepared_statements")]
-                assert any("FROM users" in sql and "memberships" in sql
-                           for sql in prepared), prepared
-                assert any("FROM offerings" in sql for sql in prepared), prepared
-        finally:
-            for conn in conns:
-                await conn.close()
+        for prepared in await _prepared_on_standing(db.read_engine):
+            assert any("FROM users" in sql and "memberships" in sql
+                       for sql in prepared), prepared
+            assert any("FROM offerings" in sql for sql in prepared), prepared
     await db.dispose()
 
 

@@ -42,12 +42,7 @@ from asyncpg.exceptions import UniqueViolationError
 from sqlalchemy import insert, text, update
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as pg_asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
 from bookpulse.adapters.db.engine import (
