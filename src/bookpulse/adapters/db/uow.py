@@ -44,7 +44,14 @@ from sqlalchemy.dialects.postgresql.asyncpg import dialect as pg_asyncpg_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from bookpulse.adapters.db import analytics_repo, live_repo, notify_repo, repos, web_repo
+from bookpulse.adapters.db import (
+    analytics_repo,
+    batching,
+    live_repo,
+    notify_repo,
+    repos,
+    web_repo,
+)
 from bookpulse.adapters.db.engine import (
     AUTOCOMMIT_READ,
     READ_TX,
@@ -350,25 +357,36 @@ class SqlUnitOfWork:
         driver = await self._driver()
         if driver.is_in_transaction() or self._staged is not None:
             raise RuntimeError("add_with_places must be the unit of work's only write")
-        payload = _events_payload(pending)
-        while True:
-            try:
-                rows = await driver.fetch(
-                    _PG_ADD_WITH_PLACES_SQL, payload, dumps(repos.row_values(booking)),
-                    len(pending), booking.quantity, booking.session_id,
-                    booking.offering_id, now, claim.user_id if claim else None,
-                    claim.key if claim else None, claim.request_hash if claim else None,
-                    [str(i) for i in seat_ids])
-            except UniqueViolationError as exc:
-                if exc.constraint_name == "uq_bookings_ref":  # rare: draw another
-                    booking.ref = refs.new_reference()
-                    continue
-                if exc.constraint_name == "uq_idempotency_keys_user_id":
-                    raise KeyClaimed() from None
-                if exc.constraint_name == "uq_seat_claims_session_id":
-                    raise SeatTaken("A seat was taken meanwhile.") from None
-                raise
-            break
+        seats = [str(i) for i in seat_ids]
+
+        async def alone(driver: Any) -> list[Any]:
+            while True:
+                try:
+                    return list(await driver.fetch(
+                        _PG_ADD_WITH_PLACES_SQL, _events_payload(pending),
+                        dumps(repos.row_values(booking)), len(pending), booking.quantity,
+                        booking.session_id, booking.offering_id, now,
+                        claim.user_id if claim else None, claim.key if claim else None,
+                        claim.request_hash if claim else None, seats))
+                except UniqueViolationError as exc:
+                    if exc.constraint_name == "uq_bookings_ref":  # rare: draw another
+                        booking.ref = refs.new_reference()
+                        continue
+                    if exc.constraint_name == "uq_idempotency_keys_user_id":
+                        raise KeyClaimed() from None
+                    if exc.constraint_name == "uq_seat_claims_session_id":
+                        raise SeatTaken("A seat was taken meanwhile.") from None
+                    raise
+
+        item = batching.Item(alone, {
+            "quantity": booking.quantity, "booking": repos.row_values(booking),
+            "events": _event_list(pending), "n_events": len(pending),
+            "user_id": claim.user_id if claim else None, "key": claim.key if claim else None,
+            "request_hash": claim.request_hash if claim else None, "seat_ids": seats,
+            "session_id": booking.session_id, "offering_id": booking.offering_id,
+            "now": now})
+        rows = await self._db.places.write((booking.session_id, booking.offering_id), item,
+                                           driver)
         if not rows:  # no places (any more): nothing was written
             self.events.pending = []
             return None
@@ -502,9 +520,31 @@ def _event_rows(pending: list[NewEvent]) -> list[dict[str, Any]]:
     } for e in pending]
 
 
-def _events_payload(pending: list[NewEvent]) -> str:
+def _event_list(pending: list[NewEvent]) -> list[dict[str, Any]]:
     """PostgreSQL: the events as the statements below read them (``_PG_EVENT_ROWS``)."""
-    return dumps([{**r, "ord": i} for i, r in enumerate(_event_rows(pending))])
+    return [{**r, "ord": i} for i, r in enumerate(_event_rows(pending))]
+
+
+def _events_payload(pending: list[NewEvent]) -> str:
+    return dumps(_event_list(pending))
+
+
+async def _write_places_batch(driver: Any, items: Sequence[batching.Item]
+                              ) -> list[list[Any] | None]:
+    """``batching.WriteBatch`` for ``add_with_places``: its bookings (all of one session)
+    in one statement, ``_PG_ADD_BATCH_SQL``; None for each one it left."""
+    first = items[0].values
+    rows = await driver.fetch(
+        _PG_ADD_BATCH_SQL, dumps([{**i.values, "ord": k} for k, i in enumerate(items)]),
+        first["session_id"], first["offering_id"], max(i.values["now"] for i in items))
+    written: list[list[Any] | None] = [None] * len(items)
+    for row in rows:
+        entry = tuple(row)
+        found = written[entry[0]]
+        if found is None:
+            found = written[entry[0]] = []
+        found.append(entry[1:])
+    return written
 
 
 #: PostgreSQL: the events with provisional ids, in order; the deferred trigger of
@@ -634,6 +674,87 @@ ORDER BY e.id
 """  # noqa: S608
 
 
+#: ``add_with_places`` for several bookings of one session at once (batching.py), as one
+#: transaction. $1 is a JSON array of the bookings, in order, each with its ``ord``, the
+#: places it takes, its row (as $2 above), its events (as $1 above) and their number, its
+#: idempotency key (or NULL) and its seats' ids; $2 the session, of offering $3, not
+#: started at $4. From the statement's snapshot of the session and its seat claims, the
+#: bookings whose seats are free are lined up in order, and the longest run of them that
+#: the places left hold is written. The session's row takes their places only if it
+#: still holds what the snapshot saw, else nothing is written (were that check missing,
+#: the table's check of ``taken`` and the claims' uniqueness would still refuse an
+#: oversold session or a seat sold twice, failing the statement). Then the head gives
+#: all their events ids at once, in the bookings' order, and each booking goes in
+#: pointing at its last. Returns each written booking's ``ord`` with its events as
+#: ``live_repo.LogEntry`` columns; a booking not among them was not written
+#: (batching.py writes it alone). A unique violation fails the whole statement, as
+#: above. (Built at import from fixed names.)
+_PG_ADD_BATCH_SQL = f"""
+WITH items AS (
+    SELECT * FROM jsonb_to_recordset(CAST($1 AS jsonb)) AS i(
+        ord int, quantity int, booking jsonb, events jsonb, n_events int, user_id int,
+        key text, request_hash text, seat_ids text[])
+), seen AS (
+    SELECT taken, capacity FROM sessions
+    WHERE id = $2::bigint AND offering_id = $3::bigint AND status = 'scheduled'
+      AND start_at > $4::timestamptz
+), lined_up AS (
+    SELECT i.*, sum(i.quantity) OVER w AS upto, sum(i.n_events) OVER w AS events_upto
+    FROM items AS i
+    WHERE NOT EXISTS (SELECT FROM seat_claims AS c, unnest(i.seat_ids) AS s(seat_id)
+                      WHERE c.session_id = $2::bigint
+                        AND c.seat_id = CAST(s.seat_id AS bigint))
+    WINDOW w AS (ORDER BY i.ord)
+), fits AS (
+    SELECT l.* FROM lined_up AS l, seen WHERE l.upto <= seen.capacity - seen.taken
+), total AS (
+    SELECT max(upto) AS places, max(events_upto) AS events FROM fits
+), took AS (
+    UPDATE sessions SET taken = taken + t.places
+    FROM total AS t
+    WHERE id = $2::bigint AND offering_id = $3::bigint AND status = 'scheduled'
+      AND start_at > $4::timestamptz AND t.places IS NOT NULL
+      AND taken = (SELECT taken FROM seen)
+    RETURNING sessions.id
+), head AS (
+    UPDATE event_log_head SET last_id = last_id + t.events
+    FROM total AS t
+    WHERE event_log_head.id = 1 AND EXISTS (SELECT FROM took)
+    RETURNING event_log_head.last_id - t.events AS before
+), made AS (
+    INSERT INTO bookings ({", ".join(repos.NEW_COLUMNS)}, last_event_id)
+    SELECT {", ".join(f"v.{c}" for c in repos.NEW_COLUMNS)}, h.before + f.events_upto
+    FROM head AS h, fits AS f, jsonb_populate_record(NULL::bookings, f.booking) AS v
+    RETURNING id, ref, shape, status, session_id, start_at, end_at, quantity, details
+), written AS (
+    SELECT f.*, m.id AS booking_id, m.ref FROM fits AS f JOIN made AS m
+    ON m.ref = f.booking->>'ref'
+), claimed AS (
+    INSERT INTO idempotency_keys (user_id, key, request_hash, status_code, body,
+                                  created_at)
+    SELECT w.user_id, w.key, w.request_hash, 201, jsonb_build_object('ref', w.ref),
+           CAST(w.booking->>'created_at' AS timestamptz)
+    FROM written AS w WHERE w.key IS NOT NULL
+), seated AS (
+    INSERT INTO seat_claims (session_id, seat_id)
+    SELECT t.id, CAST(s.seat_id AS bigint)
+    FROM took AS t, written AS w, unnest(w.seat_ids) AS s(seat_id)
+), appended AS (
+    {_PG_INSERT_EVENTS}
+    SELECT h.before + w.events_upto - w.n_events + 1 + r.ord,
+           {", ".join("w.booking_id" if f == "booking_id" else f"r.{f}"
+                      for f in _PG_EVENT_FIELDS)}
+    FROM head AS h, written AS w,
+         {_PG_EVENT_ROWS.replace("CAST($1 AS jsonb)", "w.events")}
+    RETURNING *
+)
+SELECT w.ord, {live_repo.entry_columns_sql("e", "s")}
+FROM appended AS e JOIN made AS s ON s.id = e.booking_id
+JOIN written AS w ON w.booking_id = e.booking_id
+ORDER BY e.id
+"""  # noqa: S608
+
+
 @dataclass(frozen=True, slots=True)
 class _Final:
     """Events written and committed with their final ids, as the live stream reads them."""
@@ -668,6 +789,7 @@ def _warm_up_statements() -> list[tuple[str, tuple[Any, ...]]]:
         (_PG_BOOKING_CONTEXT, tuple(context[name] for name in _PG_BOOKING_CONTEXT_ORDER)),
         (_PG_SAVE_AND_APPEND_SQL, ("[]", "{}", 0, 0, 0)),
         (_PG_ADD_WITH_PLACES_SQL, ("[]", "{}", 0, 0, 0, 0, long_ago, None, None, None, [])),
+        (_PG_ADD_BATCH_SQL, ("[]", 0, 0, long_ago)),
     ]
 
 
@@ -759,6 +881,9 @@ class Database:
         keep = (0 if self.sqlite or self.read_engine is engine
                 else int(engine.pool.size()))  # type: ignore[attr-defined]
         self.writers = WriterConnections(engine, keep=keep)
+        #: PostgreSQL: bookings of places that queue behind one of the same session are
+        #: written together, in one statement (batching.py).
+        self.places = batching.Batcher(_write_places_batch)
 
     @property
     def write_lock(self) -> asyncio.Lock | None:
