@@ -15,8 +15,10 @@ meets no other costs nothing more than before.
 
 A batch writes the longest prefix that fits; whatever it leaves (no places for it, the
 session changed since the statement's snapshot, a unique violation anywhere in it) is
-written one by one in order with the single statement, as if no batch had been tried.
-The answers are thus the ones the bookings would have had one after the other.
+written one by one in order with the single statement, each on its own request's
+connection (so a connection lost under the batch fails only its own request), as if no
+batch had been tried. The answers are thus the ones the bookings would have had one
+after the other.
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ MAX_BATCH = 64
 
 @dataclass(eq=False, slots=True)
 class Item:
-    """One booking to write. ``alone`` writes it with the single statement on a given
-    driver connection and returns its rows (empty: no places), raising what that
+    """One booking to write. ``alone`` writes it with the single statement on its own
+    request's connection and returns its rows (empty: no places), raising what that
     statement raises. ``values`` is what the batch statement reads for it."""
 
-    alone: Callable[[Any], Awaitable[list[Any]]]
+    alone: Callable[[], Awaitable[list[Any]]]
     values: dict[str, Any]
     #: The rows written for it, or the exception to raise in its request.
     rows: list[Any] | None = None
@@ -67,7 +69,9 @@ class Batcher:
 
     async def write(self, key: Hashable, item: Item, driver: Any) -> list[Any]:
         """Write ``item`` alone now, or with the others that wait behind the write in
-        flight for ``key``. Returns its rows or raises its error, as ``item.alone``."""
+        flight for ``key`` (the batch on ``driver``, its request's connection; each
+        waiter holds its own meanwhile). Returns its rows or raises its error, as
+        ``item.alone``."""
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = deque()
@@ -111,9 +115,9 @@ class Batcher:
             for item, rows in zip(batch, written, strict=True):
                 item.rows = rows
             left = [i for i in batch if i.rows is None]
-        for item in left:
+        for item in left:  # in order, each on its own connection
             try:
-                item.rows = await item.alone(driver)
+                item.rows = await item.alone()
             except Exception as exc:  # raised in its own request
                 item.error = exc
 

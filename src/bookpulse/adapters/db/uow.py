@@ -359,7 +359,7 @@ class SqlUnitOfWork:
             raise RuntimeError("add_with_places must be the unit of work's only write")
         seats = [str(i) for i in seat_ids]
 
-        async def alone(driver: Any) -> list[Any]:
+        async def alone() -> list[Any]:
             while True:
                 try:
                     return list(await driver.fetch(
