@@ -88,6 +88,14 @@ class UnitOfWork(Protocol):
 
     #: Whether the last ``read_booking`` answered with a kept copy.
     read_kept: bool
+    #: Which database this unit works on: a key for what the services keep beside it
+    #: (two databases may number their rows alike: tests, a demo reset).
+    database_key: str
+
+    async def cached_seat_map(self, layout_id: int, *,
+                              stamp: tuple[int, datetime] | None = None) -> Any:
+        """``shapes.seats.cached_seat_map``, answered from the cache without setting up
+        the unit's repositories when the layout's ``stamp`` (as just read) matches."""
 
     async def read_booking(self, ref: str, *, recent: bool = False) -> Booking | None:
         """A writer's first read of a booking, without a lock and, where the store can,

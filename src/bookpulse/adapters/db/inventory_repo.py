@@ -104,7 +104,7 @@ def _seat_select() -> Any:
 #: read on every best-available booking and change rarely; the version column (bumped on
 #: every seat change) keeps the cache honest across instances, and the database URL and
 #: creation time keep two databases (tests, a demo reset) from sharing entries.
-_SEAT_MAPS: dict[tuple[URL, int], tuple[tuple[int, datetime], SeatMap]] = {}
+_SEAT_MAPS: dict[tuple[str, int], tuple[tuple[int, datetime], SeatMap]] = {}
 _SEAT_MAPS_MAX = 256
 
 # Statements of every seat booking, built once (building them costs more than the read).
@@ -114,13 +114,26 @@ _TAKEN = select(SeatClaim.seat_id).where(SeatClaim.session_id == bindparam("c_se
 _TAKEN_OF = _TAKEN.where(SeatClaim.seat_id.in_(bindparam("c_seats", expanding=True)))
 
 
+def database_key(url: URL) -> str:
+    """A database's key for what is cached beside it (``_SEAT_MAPS``, the services'
+    ``UnitOfWork.database_key``): two databases may number their rows alike (tests, a
+    demo reset)."""
+    return url.render_as_string(hide_password=True)
+
+
+def cached_seat_map(database: str, layout_id: int,
+                    stamp: tuple[int, datetime]) -> SeatMap | None:
+    """The cached seat map of a layout, if it is the one of this ``stamp``."""
+    hit = _SEAT_MAPS.get((database, layout_id))
+    return hit[1] if hit is not None and hit[0] == stamp else None
+
+
 class SeatRepo(_Repo):
     @property
-    def database(self) -> URL:
-        """The database read (a key for what is cached beside it, as two databases may
-        number their rows alike: tests, a demo reset)."""
+    def database(self) -> str:
+        """The database read (``database_key``)."""
         # The session is bound to an engine, or (a PostgreSQL writer) to a connection.
-        return self.s.bind.engine.url  # type: ignore[no-any-return]
+        return database_key(self.s.bind.engine.url)  # type: ignore[union-attr]
 
     async def layout(self, layout_id: int) -> SeatLayout | None:
         return await self.s.get(SeatLayout, layout_id)
@@ -134,14 +147,14 @@ class SeatRepo(_Repo):
             if row is None:
                 return SeatMap([])
             stamp = (int(row.version), row.created_at)
-        key = (self.database, layout_id)
-        hit = _SEAT_MAPS.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
+        database = self.database
+        hit = cached_seat_map(database, layout_id, stamp)
+        if hit is not None:
+            return hit
         seat_map = SeatMap(await self.seat_map(layout_id))
         if len(_SEAT_MAPS) >= _SEAT_MAPS_MAX:
             _SEAT_MAPS.clear()
-        _SEAT_MAPS[key] = (stamp, seat_map)
+        _SEAT_MAPS[(database, layout_id)] = (stamp, seat_map)
         return seat_map
 
     async def layouts(self, org_id: int) -> list[SeatLayout]:

@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from bookpulse.adapters.db import (
     analytics_repo,
     batching,
+    inventory_repo,
     live_repo,
     notify_repo,
     repos,
@@ -71,6 +72,7 @@ from bookpulse.adapters.realtime.messages import dumps
 from bookpulse.domain import refs
 from bookpulse.domain.errors import KeyClaimed, SeatTaken, VersionConflict
 from bookpulse.domain.model import Booking, KeyClaim, NewEvent
+from bookpulse.domain.seating import SeatMap
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +258,20 @@ class SqlUnitOfWork:
                 self._db.recent.put(found)
                 return found
         return await self.bookings.get_by_ref(ref)
+
+    @property
+    def database_key(self) -> str:
+        return self._db.key
+
+    async def cached_seat_map(self, layout_id: int, *,
+                              stamp: tuple[int, datetime] | None = None) -> SeatMap:
+        """``ports.UnitOfWork.cached_seat_map``: on a hit, no ORM session is made (about
+        0.1 ms of CPU to make and close, ADR 0009)."""
+        if stamp is not None:
+            hit = inventory_repo.cached_seat_map(self._db.key, layout_id, stamp)
+            if hit is not None:
+                return hit
+        return await self.shapes.seats.cached_seat_map(layout_id, stamp=stamp)
 
     async def booking_context(self, offering_id: int, session_id: int, *,
                               user_id: int | None, key: str | None,
@@ -859,6 +875,8 @@ class Database:
         #: the whole sale -- up to 2.5 s, measured with ``bench rush``.
         self.read_engine = read_engine or engine
         self.sqlite = is_sqlite(str(engine.url))
+        #: ``UnitOfWork.database_key``.
+        self.key = inventory_repo.database_key(engine.url)
         self.bus = bus
         #: Set by the live hub while it runs (``LiveSink``).
         self.live_sink: LiveSink | None = None

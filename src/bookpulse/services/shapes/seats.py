@@ -66,15 +66,15 @@ class SeatPicks:
     def __init__(self) -> None:
         self._locks = KeyedLocks()
         #: (database, session id, its creation time) -> (trusted until, claimed seat ids)
-        self._claimed: dict[tuple[Any, int, datetime], tuple[float, set[int]]] = {}
+        self._claimed: dict[tuple[str, int, datetime], tuple[float, set[int]]] = {}
         #: The same key -> seats picked here whose bookings are being written.
-        self._pending: dict[tuple[Any, int, datetime], set[int]] = {}
+        self._pending: dict[tuple[str, int, datetime], set[int]] = {}
 
     @staticmethod
-    def _key(uow: Any, session: Any) -> tuple[Any, int, datetime]:
-        return uow.shapes.seats.database, session.id, session.created_at
+    def _key(uow: Any, session: Any) -> tuple[str, int, datetime]:
+        return uow.database_key, session.id, session.created_at
 
-    async def _claims(self, uow: Any, key: tuple[Any, int, datetime], session: Any, *,
+    async def _claims(self, uow: Any, key: tuple[str, int, datetime], session: Any, *,
                       fresh: bool) -> set[int]:
         hit = self._claimed.get(key)
         if (not fresh and hit is not None and hit[0] > monotonic()
@@ -86,10 +86,9 @@ class SeatPicks:
         self._claimed[key] = (monotonic() + CLAIMS_TTL, claimed)
         return claimed
 
-    async def _best(self, uow: Any, key: tuple[Any, int, datetime], session: Any,
+    async def _best(self, uow: Any, key: tuple[str, int, datetime], session: Any,
                     wanted: int, pending: set[int]) -> list[SeatInfo]:
-        seat_map = await uow.shapes.seats.cached_seat_map(session.layout_id,
-                                                           stamp=session.layout_stamp)
+        seat_map = await uow.cached_seat_map(session.layout_id, stamp=session.layout_stamp)
         claimed = await self._claims(uow, key, session, fresh=False)
         try:
             return best_available(seat_map, claimed | pending, wanted)
