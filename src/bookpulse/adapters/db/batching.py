@@ -2,11 +2,12 @@
 
 Every booking of places takes the session's row lock, then the event log head's, and
 holds both until its commit is flushed to disk. Under a rush every other booking of
-that session waits for it: measured with ``bench rush`` on PostgreSQL (64 buyers, 8
-writer connections), the waiting statements spent about 60 % of their samples on the
-row lock and most of the rest on the holder's WAL flush. So bookings that queue up
-behind one in flight are written together, as one statement and one commit: one lock
-wait, one flush (``uow._PG_ADD_BATCH_SQL``).
+that session waits for it: sampled from ``pg_stat_activity`` during ``bench rush`` on
+PostgreSQL (64 buyers, 8 writer connections), the bookings' statements were waiting
+for a lock in about two thirds of their samples, and the one holding it was flushing
+the WAL more often than running (ADR 0011). So bookings that queue up behind one in
+flight are written together, as one statement and one commit: one lock wait, one flush
+(``uow._PG_ADD_BATCH_SQL``).
 
 Batches form on their own: the first booking of a session is written alone at once; the
 ones that arrive while it is in flight wait in its lane, and when it is done the first of
