@@ -1,8 +1,11 @@
 """Helpers for tests that change bookings through the services: org 1's admin as a
-principal, and a booking's history as stored."""
+principal, a booking's history as stored, and the ORM sessions a request makes."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import text
 
 from bookpulse.domain.model import Principal
@@ -25,3 +28,18 @@ async def event_history(world: World, ref: str) -> list[tuple[str, int]]:
             "JOIN bookings b ON b.id = e.booking_id WHERE b.ref = :r ORDER BY e.id"),
             {"r": ref})).all()
     return [(r[0], r[1]) for r in rows]
+
+
+def count_sessions(world: World, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """From now on, every ORM session the database makes is noted in the list returned
+    (True for a writer's)."""
+    db = world.container.db
+    made: list[bool] = []
+    sessionmaker = db.sessionmaker
+
+    def counting(*, write: bool) -> Any:
+        made.append(write)
+        return sessionmaker(write=write)
+
+    monkeypatch.setattr(db, "sessionmaker", counting)
+    return made

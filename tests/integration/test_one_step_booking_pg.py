@@ -14,6 +14,7 @@ import pytest
 from bookpulse.services.shapes.seats import SeatInventory, SeatPicks
 from tests.conftest import World
 from tests.integration import shape_factories as f
+from tests.integration.booking_helpers import count_sessions
 from tests.integration.test_one_step_booking import _claim_elsewhere, _counts
 
 
@@ -135,15 +136,7 @@ async def test_best_available_on_a_cached_seat_map_makes_no_orm_session(
     off, session, _ = await f.theatre(world)
     first = await f.book(world, offering_id=off, session_id=session, best_available=True)
     assert first.status_code == 201, first.text  # the seat map and the claims now cached
-    db = world.container.db
-    made: list[bool] = []
-    sessionmaker = db.sessionmaker
-
-    def counting(*, write: bool) -> Any:
-        made.append(write)
-        return sessionmaker(write=write)
-
-    monkeypatch.setattr(db, "sessionmaker", counting)
+    made = count_sessions(world, monkeypatch)
     r = await f.book(world, "customer_b", offering_id=off, session_id=session,
                      best_available=True)
     assert r.status_code == 201, r.text

@@ -20,6 +20,7 @@ from bookpulse.domain.model import Booking, KeyClaim, NewEvent
 from bookpulse.services import accounts
 from bookpulse.services import bookings as svc
 from tests.conftest import World
+from tests.integration.booking_helpers import count_sessions
 
 
 @pytest.fixture
@@ -218,14 +219,7 @@ async def test_a_status_change_makes_no_orm_session_on_postgresql(
     r = await world.client.post(url, json={"action": "confirm"}, headers=admin)
     assert r.status_code == 200, r.text  # the admin's roles and the offering now cached
     db = world.container.db
-    made: list[bool] = []
-    sessionmaker = db.sessionmaker
-
-    def counting(*, write: bool) -> Any:
-        made.append(write)
-        return sessionmaker(write=write)
-
-    monkeypatch.setattr(db, "sessionmaker", counting)
+    made = count_sessions(world, monkeypatch)
     r = await world.client.post(url, json={"action": "check_in"}, headers=admin)
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["version"]) == ("checked_in", 3)

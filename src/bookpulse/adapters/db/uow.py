@@ -374,19 +374,19 @@ class SqlUnitOfWork:
         if driver.is_in_transaction() or self._staged is not None:
             raise RuntimeError("add_with_places must be the unit of work's only write")
         seats = [str(i) for i in seat_ids]
+        row, events = repos.row_values(booking), _event_list(pending)
 
         async def alone() -> list[Any]:
             while True:
                 try:
                     return list(await driver.fetch(
-                        _PG_ADD_WITH_PLACES_SQL, _events_payload(pending),
-                        dumps(repos.row_values(booking)), len(pending), booking.quantity,
-                        booking.session_id, booking.offering_id, now,
+                        _PG_ADD_WITH_PLACES_SQL, dumps(events), dumps(row), len(pending),
+                        booking.quantity, booking.session_id, booking.offering_id, now,
                         claim.user_id if claim else None, claim.key if claim else None,
                         claim.request_hash if claim else None, seats))
                 except UniqueViolationError as exc:
                     if exc.constraint_name == "uq_bookings_ref":  # rare: draw another
-                        booking.ref = refs.new_reference()
+                        booking.ref = row["ref"] = refs.new_reference()
                         continue
                     if exc.constraint_name == "uq_idempotency_keys_user_id":
                         raise KeyClaimed() from None
@@ -395,8 +395,8 @@ class SqlUnitOfWork:
                     raise
 
         item = batching.Item(alone, {
-            "quantity": booking.quantity, "booking": repos.row_values(booking),
-            "events": _event_list(pending), "n_events": len(pending),
+            "quantity": booking.quantity, "booking": row, "events": events,
+            "n_events": len(pending),
             "user_id": claim.user_id if claim else None, "key": claim.key if claim else None,
             "request_hash": claim.request_hash if claim else None, "seat_ids": seats,
             "session_id": booking.session_id, "offering_id": booking.offering_id,
