@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from bookpulse import __version__
 from bookpulse.bootstrap import Container
-from bookpulse.entrypoints.api import errors
+from bookpulse.entrypoints.api import errors, hot
 from bookpulse.entrypoints.api.schemas import PROBLEM_RESPONSES
 from bookpulse.entrypoints.stream import live_websocket
 from bookpulse.entrypoints.web import STATIC_DIR
@@ -62,18 +62,31 @@ Errors are RFC 9457 `application/problem+json`. Authenticate with
 
 
 class BookpulseApp(FastAPI):
-    """FastAPI, with one short cut: live WebSocket connections go straight to their
-    handler. They stay open for hours by the thousand, and each would otherwise keep the
-    whole middleware and routing chain suspended on its stack (about 8 KiB per
-    connection). The handler does its own authentication and error handling and closes
-    with the stream's close codes, so nothing of that chain is needed."""
+    """FastAPI, with two short cuts.
+
+    Live WebSocket connections go straight to their handler. They stay open for hours by
+    the thousand, and each would otherwise keep the whole middleware and routing chain
+    suspended on its stack (about 8 KiB per connection). The handler does its own
+    authentication and error handling and closes with the stream's close codes, so
+    nothing of that chain is needed.
+
+    ``POST /api/v1/bookings`` goes to ``api.hot`` first, which serves the plain case
+    with the route's own code and hands the rest back (ADR 0012). ``hot_route`` turns
+    that off (``create_app`` does with OpenTelemetry on, and tests compare both ways).
+    """
 
     live_path = "/api/v1/live"
+    hot_route = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.live_path:
             scope["app"] = self
             await live_websocket(WebSocket(scope, receive, send))
+            return
+        if self.hot_route and hot.applies(scope):
+            scope["app"] = self
+            await hot.serve(self.state.container, scope, receive, send,
+                            fallback=super().__call__)
             return
         await super().__call__(scope, receive, send)
 
@@ -125,6 +138,7 @@ def create_app(container: Container, *, manage_lifecycle: bool = True,
                        lifespan=lifespan, docs_url="/docs", redoc_url=None,
                        openapi_url="/api/v1/openapi.json", telemetry=telemetry)
     app.state.container = container
+    app.hot_route = not container.settings.opentelemetry
     errors.install(app)
     for name in ROUTERS:
         router = import_module(name).router

@@ -9,14 +9,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 
+from bookpulse.bootstrap import Container
 from bookpulse.domain.errors import InvalidInput, NotFound
 from bookpulse.domain.lifecycle import Action, Status
-from bookpulse.domain.model import BookingRequest, Contact, Principal
+from bookpulse.domain.model import Booking, BookingRequest, Contact, Principal
 from bookpulse.domain.refs import normalize_reference
 from bookpulse.entrypoints.api import views
 from bookpulse.entrypoints.api.deps import (
     MAX_BIGINT,
     MAX_ID,
+    Caller,
     CallerDep,
     ContainerDep,
     Limit,
@@ -86,6 +88,18 @@ async def create_booking(
     body: BookingIn, c: ContainerDep, caller: CallerDep, response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
+    # POST /api/v1/bookings is served by api/hot.py when it can (ADR 0012); this route
+    # answers what it hands over, and documents the contract.
+    booking, out = await create(c, body, caller, idempotency_key)
+    response.headers["Location"] = f"/api/v1/bookings/{booking.ref}"
+    return out
+
+
+async def create(c: Container, body: BookingIn, caller: Caller,
+                 idempotency_key: str | None) -> tuple[Booking, dict[str, Any]]:
+    """Make the booking ``body`` asks for as ``caller``: the booking, and its response
+    body before the response model. Both ways in (the route above and api/hot.py) call
+    this."""
     contact = (Contact(name=body.customer.name, email=str(body.customer.email),
                        phone=body.customer.phone) if body.customer else None)
     fingerprint = svc.request_fingerprint(body.model_dump(mode="json"))
@@ -100,8 +114,7 @@ async def create_booking(
         booking = await svc.create_booking(
             db=c.db, principal=principal, request=_request(body), contact=contact,
             now=c.clock.now(), idempotency_key=key or None, request_hash=fingerprint)
-    response.headers["Location"] = f"/api/v1/bookings/{booking.ref}"
-    return await render(c, booking, principal)
+    return booking, await render(c, booking, principal)
 
 
 def _day_bound(value: str | None, field: str, *, end: bool) -> datetime | None:

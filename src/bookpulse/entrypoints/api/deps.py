@@ -99,13 +99,17 @@ class Caller:
     principal: Principal | None
 
 
+def bearer_caller(c: Container, header: str) -> Caller:
+    """The caller an ``Authorization`` header names, its token verified."""
+    user_id, _ = _bearer(c, header, c.clock.now())
+    return Caller(user_id=user_id, principal=c.principals.get(user_id))
+
+
 async def caller(request: Request) -> Caller:
     if getattr(request.state, "auth", None) is None:
         header = request.headers.get("authorization", "")
         if header:
-            c = container(request)
-            user_id, _ = _bearer(c, header, c.clock.now())
-            return Caller(user_id=user_id, principal=c.principals.get(user_id))
+            return bearer_caller(container(request), header)
     principal = await current_principal(request)
     assert principal.user_id is not None  # signed in: a user, never the system
     return Caller(user_id=principal.user_id, principal=principal)

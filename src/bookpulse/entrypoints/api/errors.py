@@ -59,14 +59,19 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _booking_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, e.BookingError)
-    if is_page(request):
-        return await html_error(request, http_status(exc), exc.code, exc.title, exc.detail, exc)
+def booking_problem(exc: e.BookingError) -> JSONResponse:
+    """The API's answer to a domain error."""
     extra = _jsonable(exc.data)
     if "field" in extra and isinstance(exc, e.InvalidInput):
         extra["errors"] = [{"loc": ["body", extra["field"]], "msg": exc.detail}]
     return problem(http_status(exc), exc.code, exc.title, exc.detail, **extra)
+
+
+async def _booking_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.BookingError)
+    if is_page(request):
+        return await html_error(request, http_status(exc), exc.code, exc.title, exc.detail, exc)
+    return booking_problem(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
@@ -97,13 +102,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+INTERNAL_DETAIL = "Something went wrong on our side; nothing was changed."
+
+
+def internal_problem(method: str, path: str) -> JSONResponse:
+    """Logs the exception being handled and answers 500."""
+    log.exception("unhandled error on %s %s", method, path)
+    return problem(500, "internal", "Internal error", INTERNAL_DETAIL)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
     if is_page(request):
-        return await html_error(request, 500, "internal", "Internal error",
-                                "Something went wrong on our side; nothing was changed.")
-    return problem(500, "internal", "Internal error",
-                   "Something went wrong on our side; nothing was changed.")
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return await html_error(request, 500, "internal", "Internal error", INTERNAL_DETAIL)
+    return internal_problem(request.method, request.url.path)
 
 
 def install(app: FastAPI) -> None:
