@@ -1,16 +1,18 @@
 """``POST /api/v1/bookings`` served without FastAPI's request chain (ADR 0012).
 
-In an on-sale rush nearly every request is this one. FastAPI's share of it (its
-middleware, routing, request object, dependency solving) was about a third of the
-server's CPU time per booking (measured with ``bench rush``, ADR 0012), and one server
-process is what caps how many bookings a second it confirms.
+In an on-sale rush nearly every request is this one, and one server process's CPU time
+per request is what caps how many bookings a second it confirms. Served here rather than
+through FastAPI's middleware, routing, request object and dependency solving, a booking
+cost the server 0.43-0.47 ms of CPU instead of 0.61-0.70 ms in interleaved runs of
+``bench rush`` (ADR 0012).
 
 So the application (``app.BookpulseApp``) hands this one route here first, and this
 module serves the plain case only: a bearer token, an ``application/json`` body of at
 most ``MAX_BODY`` bytes that ``BookingIn`` accepts, an ``Idempotency-Key`` of at most 200
-characters. Anything else (no token, a session cookie, another content type, a body the
-model refuses, a longer key) goes on to FastAPI with the body read so far replayed, so
-every refusal keeps the route's own answer. What is served here is served by the same
+characters. Anything else (no ``Authorization`` header, as with a session cookie, whose
+CSRF check the route's dependency makes; another content type; a body the model refuses;
+a longer key) goes on to FastAPI with the body read so far replayed, so every refusal
+keeps the route's own answer. What is served here is served by the same
 code as the route: ``bookings.create`` makes the booking, the same response model
 (``BookingOut``, validated and serialized as FastAPI does) shapes it, and ``errors``
 renders the problem details. ``tests/integration/test_hot_route.py`` sends the same
