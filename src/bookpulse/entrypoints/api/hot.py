@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 from starlette.types import Message, Receive, Scope, Send
 
 from bookpulse.bootstrap import Container
@@ -126,7 +126,7 @@ def _valid(chunks: list[bytes]) -> BookingIn | None:
         return None
     try:
         return BookingIn.model_validate(json.loads(b"".join(chunks)))
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError too
+    except Exception:  # ValidationError, JSONDecodeError, RecursionError: FastAPI's say
         return None
 
 
