@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import import_module
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, HTTPException, WebSocket
 from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from bookpulse import __version__
 from bookpulse.bootstrap import Container
@@ -61,6 +61,35 @@ Errors are RFC 9457 `application/problem+json`. Authenticate with
 `Authorization: Bearer <access token>` from `POST /api/v1/auth/token`."""
 
 
+#: The largest request body any route reads. A booking's is under 64 KiB (``api.hot``);
+#: the largest the API takes, a seat layout, is described row by row, at most 50 sections
+#: of 200 rows, about 1 MB at about 100 bytes a row. A larger body is refused (413): by its
+#: ``Content-Length`` before any of it is read, or as it arrives past the limit.
+MAX_REQUEST_BODY = 4 * 1024 * 1024
+
+
+def limit_body(scope: Scope, receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises 413 (answered by ``errors`` as problem details, or as a
+    page) instead of handing the route more than ``limit`` bytes of body."""
+    declared = next((value for name, value in scope["headers"]
+                     if name == b"content-length"), b"")
+    over = declared.isdigit() and int(declared) > limit
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        if over:
+            raise HTTPException(413, f"The request body is over {limit // 1024} KiB.")
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, f"The request body is over {limit // 1024} KiB.")
+        return message
+
+    return limited
+
+
 class BookpulseApp(FastAPI):
     """FastAPI, with two short cuts.
 
@@ -77,12 +106,15 @@ class BookpulseApp(FastAPI):
 
     live_path = "/api/v1/live"
     hot_route = True
+    max_request_body = MAX_REQUEST_BODY
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == self.live_path:
             scope["app"] = self
             await live_websocket(WebSocket(scope, receive, send))
             return
+        if scope["type"] == "http":
+            receive = limit_body(scope, receive, self.max_request_body)
         if self.hot_route and hot.applies(scope):
             scope["app"] = self
             await hot.serve(self.state.container, scope, receive, send,

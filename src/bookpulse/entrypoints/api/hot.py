@@ -39,13 +39,15 @@ from bookpulse.entrypoints.api.schemas import BookingIn, BookingOut
 
 PATH = "/api/v1/bookings"
 #: A booking's body is far smaller (notes up to 2,000 characters, 100 seat ids); a
-#: larger one goes on to FastAPI, which reads and refuses it.
+#: larger one goes on to FastAPI, which reads and refuses it. Below the app's limit
+#: (``app.MAX_REQUEST_BODY``), so reading here never meets the limit's 413.
 MAX_BODY = 64 * 1024
 #: The route's ``Header(max_length=200)``.
 MAX_KEY = 200
 
 _OUT = TypeAdapter(BookingOut)
-_HEADERS = frozenset({b"authorization", b"content-type", b"idempotency-key"})
+_HEADERS = frozenset({b"authorization", b"content-length", b"content-type",
+                      b"idempotency-key"})
 
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -59,8 +61,10 @@ async def serve(c: Container, scope: Scope, receive: Receive, send: Send,
     headers = _headers(scope)
     auth = headers.get(b"authorization")
     key = headers.get(b"idempotency-key")
+    length = headers.get(b"content-length", "")
     if (not auth or not _is_json(headers.get(b"content-type"))
-            or (key is not None and len(key) > MAX_KEY)):
+            or (key is not None and len(key) > MAX_KEY)
+            or (length.isdigit() and int(length) > MAX_BODY)):
         await fallback(scope, receive, send)
         return
     chunks, ended, disconnected = await _read_body(receive)
