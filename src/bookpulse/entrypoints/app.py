@@ -73,19 +73,20 @@ def limit_body(scope: Scope, receive: Receive, limit: int) -> Receive:
     page) instead of handing the route more than ``limit`` bytes of body."""
     declared = next((value for name, value in scope["headers"]
                      if name == b"content-length"), b"")
-    over = declared.isdigit() and int(declared) > limit
-    seen = 0
+    # Counted from the declared length, so that a body declared too long is refused
+    # before any of it is read.
+    seen = int(declared) if declared.isdigit() and int(declared) > limit else 0
 
     async def limited() -> Message:
         nonlocal seen
-        if over:
-            raise HTTPException(413, f"The request body is over {limit // 1024} KiB.")
-        message = await receive()
-        if message["type"] == "http.request":
+        if seen <= limit:
+            message = await receive()
+            if message["type"] != "http.request":
+                return message
             seen += len(message.get("body", b""))
-            if seen > limit:
-                raise HTTPException(413, f"The request body is over {limit // 1024} KiB.")
-        return message
+            if seen <= limit:
+                return message
+        raise HTTPException(413, f"The request body is over {limit // 1024} KiB.")
 
     return limited
 

@@ -43,6 +43,9 @@ Ref = Annotated[str, "booking reference"]
 StatusName = Annotated[str, Query(max_length=200, pattern=r"^[a-z_,]*$")]
 
 
+#: The longest ``Idempotency-Key`` a booking takes (api/hot.py checks it too).
+MAX_KEY = 200
+
 #: How long a booking response may reuse an offering's name, kind, shape, zone and place
 #: (nothing in it decides access or money), so that answering a booking costs no extra read.
 OFFERING_REF_TTL = 5.0
@@ -86,7 +89,7 @@ def _request(body: BookingIn) -> BookingRequest:
 @router.post("/bookings", status_code=status.HTTP_201_CREATED, response_model=BookingOut)
 async def create_booking(
     body: BookingIn, c: ContainerDep, caller: CallerDep, response: Response,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=MAX_KEY)] = None,
 ) -> Any:
     # POST /api/v1/bookings is served by api/hot.py when it can (ADR 0012); this route
     # answers what it hands over, and documents the contract.

@@ -25,15 +25,14 @@ telemetry must see every request.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 
 from pydantic import TypeAdapter
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookpulse.bootstrap import Container
 from bookpulse.domain.errors import BookingError
 from bookpulse.entrypoints.api import errors
-from bookpulse.entrypoints.api.bookings import create
+from bookpulse.entrypoints.api.bookings import MAX_KEY, create
 from bookpulse.entrypoints.api.deps import bearer_caller
 from bookpulse.entrypoints.api.schemas import BookingIn, BookingOut
 
@@ -42,15 +41,9 @@ PATH = "/api/v1/bookings"
 #: larger one goes on to FastAPI, which reads and refuses it. Below the app's limit
 #: (``app.MAX_REQUEST_BODY``), so reading here never meets the limit's 413.
 MAX_BODY = 64 * 1024
-#: The route's ``Header(max_length=200)``.
-MAX_KEY = 200
-
 _OUT = TypeAdapter(BookingOut)
 _HEADERS = frozenset({b"authorization", b"content-length", b"content-type",
                       b"idempotency-key"})
-
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
 
 def applies(scope: Scope) -> bool:
     return scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST"
