@@ -207,3 +207,30 @@ async def test_one_request_at_a_time_reuses_the_connection_used_last(
                         text("SELECT pg_backend_pid()"))).scalar_one())
             assert len(set(pids)) == 1, (write, pids)
     await db.dispose()
+
+
+async def test_writer_connections_have_the_hot_statements_planned_for_good_at_start_up(
+        settings: Settings, clock: FakeClock, postgres_url: str) -> None:
+    """PostgreSQL: the warm-up runs each hot statement past the executions that
+    PostgreSQL plans for their values, so the first rush after a start does not plan the
+    bookings' batch statement again for its first batches on every connection
+    (``Database.open_pools``): each is on its one generic plan from the start."""
+    from bookpulse.adapters.db import uow as uow_module
+
+    app = _pg_app(settings, clock, postgres_url)
+    db = app.state.container.db
+    async with app.router.lifespan_context(app):
+        conns = [await db.engine.connect() for _ in range(3)]
+        try:
+            for conn in conns:
+                plans = {r[0]: (r[1], r[2]) for r in await (await driver_of(conn)).fetch(
+                    "SELECT statement, custom_plans, generic_plans "
+                    "FROM pg_prepared_statements")}
+                for sql, _ in uow_module._warm_up_statements():
+                    assert sum(plans[sql]) == uow_module.CUSTOM_PLANS + 1
+                custom, generic = plans[uow_module._PG_ADD_BATCH_SQL]
+                assert generic >= 1, (custom, generic)
+        finally:
+            for conn in conns:
+                await conn.close()
+    await db.dispose()
