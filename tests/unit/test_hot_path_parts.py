@@ -121,6 +121,48 @@ def test_remembered_tokens_still_expire_and_forged_ones_are_refused() -> None:
     assert len(codec._verified) == codec.VERIFIED_MAX
 
 
+
+@pytest.mark.parametrize("case", [
+    "alg none", "HS512 with the secret", "typ refresh", "no typ", "no sub", "sub an int",
+    "sub not a number", "no exp", "exp a string", "exp a float", "exp true",
+    "payload a list", "payload not JSON", "not three parts", "empty"])
+def test_only_the_codecs_own_access_tokens_are_read(case: str) -> None:
+    """Each way a token can be wrong is refused with 401's error, none with another
+    exception, and the codec's own tokens read as the user they name."""
+    secret = "s" * 64
+    codec = TokenCodec(secret, ttl=timedelta(minutes=15))
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    exp = int(now.timestamp()) + 600
+    good = {"sub": "8", "typ": "access", "iat": exp - 600, "exp": exp}
+    assert codec.read(jwt.encode(good, secret, algorithm="HS256"), now=now)[0] == 8
+    changes: dict[str, dict[str, object]] = {
+        "typ refresh": {"typ": "refresh"}, "sub an int": {"sub": 8},
+        "sub not a number": {"sub": "eight"}, "exp a string": {"exp": str(exp)},
+        "exp a float": {"exp": exp + 0.5}, "exp true": {"exp": True}}
+    dropped = {"no typ": "typ", "no sub": "sub", "no exp": "exp"}
+    claims = {k: v for k, v in {**good, **changes.get(case, {})}.items()
+              if k != dropped.get(case)}
+    header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
+
+    def signed(payload: bytes) -> str:
+        import hashlib
+        import hmac
+        body = jwt.utils.base64url_encode(payload).decode()
+        mac = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256)
+        return f"{header}.{body}.{jwt.utils.base64url_encode(mac.digest()).decode()}"
+
+    made = {
+        "alg none": lambda: jwt.encode(good, None, algorithm="none"),
+        "HS512 with the secret": lambda: jwt.encode(good, secret, algorithm="HS512"),
+        "payload a list": lambda: signed(b"[1, 2]"),
+        "payload not JSON": lambda: signed(b"{not json"),
+        "not three parts": lambda: "abc.def",
+        "empty": lambda: "",
+    }.get(case, lambda: jwt.encode(claims, secret, algorithm="HS256"))
+    token = made()
+    with pytest.raises(Unauthenticated):
+        codec.read(token, now=now)
+
 async def test_keyed_locks_serialize_one_key_not_others_and_are_dropped_after_use() -> None:
     locks = KeyedLocks()
     order: list[str] = []

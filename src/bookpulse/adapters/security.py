@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, defaultdict, deque
 from datetime import datetime, timedelta
-from typing import Any
 
 import jwt
+import orjson
 from argon2 import PasswordHasher as _Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from jwt.algorithms import HMACAlgorithm
 
 from bookpulse.domain.errors import RateLimited, Unauthenticated
 
@@ -37,6 +38,21 @@ class Argon2Hasher:
         return self._ph.check_needs_rehash(stored)
 
 
+class _SecretHMAC(HMACAlgorithm):
+    """HS256 whose key is the codec's own secret: PyJWT prepares it (and checks that it
+    is no asymmetric key, trying to load it as DER twice) once, here, instead of on every
+    token, where that took 8 of the 25 us a token's ``jwt.decode`` cost (measured in a
+    loop). Any other key is prepared as PyJWT always does."""
+
+    def __init__(self, secret: str) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._secret = secret
+        self._key = super().prepare_key(secret)
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        return self._key if key == self._secret else super().prepare_key(key)
+
+
 class TokenCodec:
     """Short-lived HS256 access tokens: ``sub`` is the user id, ``typ`` is ``access``.
 
@@ -45,7 +61,14 @@ class TokenCodec:
     first): the signature is checked once per token, the expiry on every read. The map
     holds more tokens than there are live connections at once (a few MiB at most): when
     thousands of clients reconnect together, a smaller map dropped each token just before
-    it came back (``bench live``'s storm re-checked every signature)."""
+    it came back (``bench live``'s storm re-checked every signature).
+
+    The signature is checked by PyJWT's JWS layer, which takes HS256 only, and the claims
+    this codec reads by the codec itself: ``typ`` must be ``access``, ``sub`` a user id as
+    a string and ``exp`` an integer. Only this codec's secret signs tokens that pass, so
+    the claims PyJWT's JWT layer would also check (``iat``, ``nbf``) are ones it wrote
+    itself; skipping that layer took a first read of a token from 26-27 to 14.5-15 us
+    (measured in a loop over new tokens)."""
 
     ALGORITHM = "HS256"
     VERIFIED_MAX = 16_384
@@ -54,6 +77,9 @@ class TokenCodec:
         self._secret = secret
         self.ttl = ttl
         self._verified: OrderedDict[str, tuple[int, int]] = OrderedDict()
+        self._jws = jwt.PyJWS(algorithms=[self.ALGORITHM])
+        self._jws.unregister_algorithm(self.ALGORITHM)
+        self._jws.register_algorithm(self.ALGORITHM, _SecretHMAC(secret))
 
     def issue(self, *, user_id: int, now: datetime) -> str:
         payload = {"sub": str(user_id), "typ": "access", "iat": int(now.timestamp()),
@@ -76,16 +102,14 @@ class TokenCodec:
 
     def _verify(self, token: str) -> tuple[int, int]:
         try:
-            payload: dict[str, Any] = jwt.decode(
-                token, self._secret, algorithms=[self.ALGORITHM],
-                options={"require": ["exp", "sub", "typ"], "verify_exp": False})
-        except jwt.PyJWTError:
-            raise Unauthenticated("Invalid access token.") from None
-        if payload.get("typ") != "access":
-            raise Unauthenticated("Invalid access token.")
-        try:
-            return int(payload["sub"]), int(payload["exp"])
-        except (TypeError, ValueError):
+            payload = orjson.loads(self._jws.decode(token, self._secret,
+                                                    algorithms=[self.ALGORITHM]))
+            sub, exp = payload["sub"], payload["exp"]
+            if (payload["typ"] != "access" or not isinstance(sub, str)
+                    or type(exp) is not int):
+                raise ValueError("not an access token")
+            return int(sub), exp
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             raise Unauthenticated("Invalid access token.") from None
 
 
