@@ -5,6 +5,8 @@ handlers and the gate in front of the writers' connection pool."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -121,14 +123,13 @@ def test_remembered_tokens_still_expire_and_forged_ones_are_refused() -> None:
     assert len(codec._verified) == codec.VERIFIED_MAX
 
 
-
 @pytest.mark.parametrize("case", [
     "alg none", "HS512 with the secret", "typ refresh", "no typ", "no sub", "sub an int",
     "sub not a number", "no exp", "exp a string", "exp a float", "exp true",
     "payload a list", "payload not JSON", "not three parts", "empty"])
 def test_only_the_codecs_own_access_tokens_are_read(case: str) -> None:
-    """Each way a token can be wrong is refused with 401's error, none with another
-    exception, and the codec's own tokens read as the user they name."""
+    """Each way a token can be wrong is refused with ``Unauthenticated`` (the API's 401),
+    none with another exception, while a good token reads as the user it names."""
     secret = "s" * 64
     codec = TokenCodec(secret, ttl=timedelta(minutes=15))
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -145,8 +146,6 @@ def test_only_the_codecs_own_access_tokens_are_read(case: str) -> None:
     header = jwt.utils.base64url_encode(b'{"alg":"HS256","typ":"JWT"}').decode()
 
     def signed(payload: bytes) -> str:
-        import hashlib
-        import hmac
         body = jwt.utils.base64url_encode(payload).decode()
         mac = hmac.new(secret.encode(), f"{header}.{body}".encode(), hashlib.sha256)
         return f"{header}.{body}.{jwt.utils.base64url_encode(mac.digest()).decode()}"
@@ -162,6 +161,7 @@ def test_only_the_codecs_own_access_tokens_are_read(case: str) -> None:
     token = made()
     with pytest.raises(Unauthenticated):
         codec.read(token, now=now)
+
 
 async def test_keyed_locks_serialize_one_key_not_others_and_are_dropped_after_use() -> None:
     locks = KeyedLocks()
