@@ -45,6 +45,7 @@ _OUT = TypeAdapter(BookingOut)
 _HEADERS = frozenset({b"authorization", b"content-length", b"content-type",
                       b"idempotency-key"})
 
+
 def applies(scope: Scope) -> bool:
     return scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST"
 
