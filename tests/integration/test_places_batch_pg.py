@@ -48,11 +48,11 @@ class Watched:
             self.batches.append((len(items), sum(w is not None for w in written)))
             return written
 
-        async def held_run(batch: list[batching.Item], driver: Any) -> None:
+        async def held_run(batch: list[batching.Item]) -> None:
             if not held[0]:
                 held[0] = True
                 await self.release.wait()
-            await run(batch, driver)
+            await run(batch)
 
         self.batcher._write_batch = recorded  # type: ignore[method-assign]
         self.batcher._run = held_run  # type: ignore[method-assign]

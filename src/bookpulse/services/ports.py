@@ -124,7 +124,8 @@ class UnitOfWork(Protocol):
         and claim the idempotency key for it, then commit: all of it or nothing. Returns
         the booking with its id and last event id, or None when the places were not
         there. Raises ``SeatTaken`` when a seat was claimed already, ``KeyClaimed``
-        when the key was. The unit must have written nothing before."""
+        when the key was. The unit must have written nothing before, and may read after
+        it only when it raised ``KeyClaimed`` (to answer with the key's booking)."""
 
     async def commit(self) -> None: ...
 

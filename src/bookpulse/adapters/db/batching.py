@@ -11,15 +11,20 @@ flight are written together, as one statement and one commit: one lock wait, one
 
 Batches form on their own: the first booking of a session is written alone at once; the
 ones that arrive while it is in flight wait in its lane, and when it is done the first of
-them writes them all, on its own connection. Nothing waits on a timer, so a booking that
-meets no other costs nothing more than before.
+them writes them all. Nothing waits on a timer, so a booking that meets no other costs
+nothing more than before.
+
+A lane holds one writer connection, whoever leads it (ADR 0013): a booking that joins a
+lane with a write in flight gives its own connection back while it waits (``Hold``), and
+the leader of each batch hands the lane's connection, with its place at the writers'
+gate, to the leader of the next. So the pool bounds the bookings being read, not the
+ones waiting to be written, and a batch holds all that queued meanwhile.
 
 A batch writes the longest prefix that fits; whatever it leaves (no places for it, the
 session changed since the statement's snapshot, a unique violation anywhere in it) is
-written one by one in order with the single statement, each on its own request's
-connection (so a connection lost under the batch fails only its own request), as if no
-batch had been tried. The answers are thus the ones the bookings would have had one
-after the other.
+written one by one in order with the single statement, on the lane's connection (a new
+one if a write broke it), as if no batch had been tried. The answers are thus the ones
+the bookings would have had one after the other.
 """
 
 from __future__ import annotations
@@ -28,26 +33,43 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-#: How many bookings one batch writes at most. Each waiter holds a writer connection,
-#: so the pool bounds a batch first; this is the guard beyond it.
+#: How many bookings one batch writes at most; the rest wait for the next batch.
 MAX_BATCH = 64
+
+
+class Hold(Protocol):
+    """A booking's request's hold on a writer connection and its place at the writers'
+    gate (the unit of work: ``uow.SqlUnitOfWork``)."""
+
+    async def lane_driver(self) -> Any:
+        """The connection held, to write on; a new one (in the same place at the gate)
+        if the one held is broken or was kept by a leader that was cancelled."""
+
+    async def let_go(self) -> None:
+        """Give the connection and the place back, to wait in a lane holding neither."""
+
+    def pass_to(self, other: Hold, *, connection: bool) -> None:
+        """Hand the place at the gate, and with ``connection`` the connection, to
+        ``other``, which holds neither."""
 
 
 @dataclass(eq=False, slots=True)
 class Item:
-    """One booking to write. ``alone`` writes it with the single statement on its own
-    request's connection and returns its rows (empty: no places), raising what that
-    statement raises. ``values`` is what the batch statement reads for it."""
+    """One booking to write. ``alone`` writes it with the single statement on the
+    connection given and returns its rows (empty: no places), raising what that
+    statement raises. ``values`` is what the batch statement reads for it; ``hold`` is
+    its request's."""
 
-    alone: Callable[[], Awaitable[list[Any]]]
+    alone: Callable[[Any], Awaitable[list[Any]]]
     values: dict[str, Any]
+    hold: Hold
     #: The rows written for it, or the exception to raise in its request.
     rows: list[Any] | None = None
     error: BaseException | None = None
-    #: While it waits in a lane: True when it is to lead the next batch, False when
-    #: another's batch wrote it.
+    #: While it waits in a lane: True when it is to lead the next batch (its hold then
+    #: has the lane's place at the gate), False when another's batch wrote it.
     turn: asyncio.Future[bool] | None = None
 
 
@@ -68,11 +90,10 @@ class Batcher:
         """Lanes with a write in flight."""
         return len(self._lanes)
 
-    async def write(self, key: Hashable, item: Item, driver: Any) -> list[Any]:
-        """Write ``item`` alone now, or with the others that wait behind the write in
-        flight for ``key`` (the batch on ``driver``, its request's connection; each
-        waiter holds its own meanwhile). Returns its rows or raises its error, as
-        ``item.alone``."""
+    async def write(self, key: Hashable, item: Item) -> list[Any]:
+        """Write ``item`` alone now, on its hold's connection, or with the others that
+        wait behind the write in flight for ``key``, holding no connection meanwhile.
+        Returns its rows or raises its error, as ``item.alone``."""
         lane = self._lanes.get(key)
         if lane is None:
             lane = self._lanes[key] = deque()
@@ -80,12 +101,16 @@ class Batcher:
             item.turn = turn = asyncio.get_running_loop().create_future()
             lane.append(item)
             try:
+                # In the lane first, so that the leader sees it even while it lets go.
+                await item.hold.let_go()
                 lead = await turn
-            except asyncio.CancelledError:
-                # Gone while waiting (its future is cancelled: batches skip it), or just
-                # as it was handed the lead: the lane must not stall behind it.
-                if turn.done() and not turn.cancelled() and turn.result():
-                    self._hand_on(key, lane)
+            except BaseException:
+                # Gone while waiting (batches skip it), or just as it was handed the
+                # lead: the lane must not stall behind it, nor lose its place.
+                if not turn.done():
+                    turn.cancel()
+                elif not turn.cancelled() and turn.result():
+                    self._hand_on(key, lane, item.hold, connection=True)
                 raise
             if not lead:  # another's batch wrote it
                 return _outcome(item)
@@ -94,8 +119,10 @@ class Batcher:
             waiter = lane.popleft()
             if waiter.turn is not None and not waiter.turn.done():
                 batch.append(waiter)
+        finished = False
         try:
-            await self._run(batch, driver)
+            await self._run(batch)
+            finished = True
         finally:
             for other in batch[1:]:
                 if other.rows is None and other.error is None:
@@ -103,30 +130,36 @@ class Batcher:
                 assert other.turn is not None
                 if not other.turn.done():
                     other.turn.set_result(False)
-            self._hand_on(key, lane)
+            # A leader cancelled in the middle of a write keeps its connection (its unit
+            # of work's end gives it back, as it finds it); the next one takes another.
+            self._hand_on(key, lane, item.hold, connection=finished)
         return _outcome(item)
 
-    async def _run(self, batch: list[Item], driver: Any) -> None:
+    async def _run(self, batch: list[Item]) -> None:
+        hold = batch[0].hold
         left = batch
         if len(batch) > 1:
             try:
-                written = await self._write_batch(driver, batch)
+                written = await self._write_batch(await hold.lane_driver(), batch)
             except Exception:  # written alone, each says what is wrong
                 written = [None] * len(batch)
             for item, rows in zip(batch, written, strict=True):
                 item.rows = rows
             left = [i for i in batch if i.rows is None]
-        for item in left:  # in order, each on its own connection
+        for item in left:  # in order, each in its own statement
             try:
-                item.rows = await item.alone()
+                item.rows = await item.alone(await hold.lane_driver())
             except Exception as exc:  # raised in its own request
                 item.error = exc
 
-    def _hand_on(self, key: Hashable, lane: deque[Item]) -> None:
-        """The first live waiter leads the next batch; an empty lane is closed."""
+    def _hand_on(self, key: Hashable, lane: deque[Item], hold: Hold, *,
+                 connection: bool) -> None:
+        """The first live waiter leads the next batch, with ``hold``'s place (and its
+        connection); an empty lane is closed, and ``hold`` keeps both."""
         while lane:
             waiter = lane.popleft()
             if waiter.turn is not None and not waiter.turn.done():
+                hold.pass_to(waiter.hold, connection=connection)
                 waiter.turn.set_result(True)
                 return
         if self._lanes.get(key) is lane:

@@ -122,6 +122,8 @@ class SqlUnitOfWork:
         self._deliveries: list[AfterCommit] = []
         self._lock_held = False
         self._gated = False
+        #: Whether it gave its connection back to wait in a lane (``let_go``).
+        self._let_go = False
         #: A PostgreSQL writer's own connection, with the asyncpg one under it (writers.py).
         self._writer_conn: WriterConnection | None = None
         #: ``save_at_commit``: (booking, its values as JSON, expected version).
@@ -142,6 +144,8 @@ class SqlUnitOfWork:
         never need one: making, committing and closing an unused session cost about
         0.1 ms of CPU on every such request (ADR 0009)."""
         if self._session is None:
+            if self._let_go and self._writer_conn is None:
+                raise RuntimeError("this unit of work gave its connection back")
             db = self._db
             session = db.sessionmaker(write=self._write)()
             if (not self._write or self._one_statement) and not db.sqlite:
@@ -191,24 +195,7 @@ class SqlUnitOfWork:
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
-            # close() rolls back anything uncommitted and detaches objects without
-            # expiring them, so read results stay usable after the unit of work.
-            try:
-                session = self._session
-                if session is not None:
-                    if READ_TX in session.info:
-                        await self._end_read_transaction()
-                    await session.close()
-            finally:
-                try:
-                    if self._writer_conn is not None:
-                        # Kept for the next writer, or back to the pool (rolled back if
-                        # need be): writers.py.
-                        await self._db.writers.give_back(self._writer_conn)
-                finally:
-                    if self._gated:
-                        self._gated = False
-                        self._db.write_gate.leave()
+            await self._let_go_all()
         finally:
             if self._lock_held:
                 self._lock_held = False
@@ -218,15 +205,76 @@ class SqlUnitOfWork:
             for callback in (*self._deliveries, *self._after_commit):
                 await callback()
 
-    async def _end_read_transaction(self) -> None:
-        tx = self.session.info.pop(READ_TX)
+    async def _let_go_all(self) -> None:
+        """Close the session, then give the writer's connection and its place at the
+        gate back. What is let go is taken off this unit first, before any wait, so
+        that a place and a connection handed to it meanwhile (``pass_to``) stay."""
+        found, self._writer_conn = self._writer_conn, None
+        gated, self._gated = self._gated, False
+        try:
+            await self._close_session()
+        finally:
+            try:
+                if found is not None:
+                    # Kept for the next writer, or back to the pool (rolled back if need
+                    # be): writers.py.
+                    await self._db.writers.give_back(found)
+            finally:
+                if gated:
+                    self._db.write_gate.leave()
+
+    # ``batching.Hold``: a booking of places waiting in a lane holds no connection, and
+    # the lane's connection goes from each batch's leader to the next (ADR 0013).
+
+    async def let_go(self) -> None:
+        self._let_go = True
+        await self._let_go_all()
+
+    def pass_to(self, other: batching.Hold, *, connection: bool) -> None:
+        assert isinstance(other, SqlUnitOfWork) and self._gated
+        assert other._writer_conn is None and not other._gated
+        other._gated, self._gated = True, False
+        if connection:
+            other._writer_conn, self._writer_conn = self._writer_conn, None
+
+    async def lane_driver(self) -> Any:
+        found = self._writer_conn
+        if found is not None and not _broken(found):
+            return found.driver
+        if not self._gated:  # pragma: no cover - a lane's leader holds its place
+            raise RuntimeError("a lane's leader holds no place at the writers' gate")
+        self._writer_conn = None
+        if found is not None:
+            await self._db.writers.give_back(found)  # closed or invalid: to the pool
+        self._writer_conn = await self._db.writers.take(autocommit=True)
+        return self._writer_conn.driver
+
+    async def _hold_again(self) -> None:
+        """After waiting in a lane: a connection and a place again, for reads."""
+        if self._writer_conn is None:
+            if not self._gated:
+                await self._db.write_gate.enter()
+                self._gated = True
+            self._writer_conn = await self._db.writers.take(autocommit=True)
+
+    async def _close_session(self) -> None:
+        """close() rolls back anything uncommitted and detaches objects without
+        expiring them, so read results stay usable after it."""
+        session, self._session = self._session, None
+        if session is not None:
+            if READ_TX in session.info:
+                await self._end_read_transaction(session)
+            await session.close()
+
+    async def _end_read_transaction(self, session: AsyncSession) -> None:
+        tx = session.info.pop(READ_TX)
         try:
             await tx.rollback()
         except Exception:
             # The connection must not go back to the pool inside a transaction.
             log.warning("ending a read transaction failed; the connection is discarded",
                         exc_info=True)
-            await (await self.session.connection()).invalidate()
+            await (await session.connection()).invalidate()
 
     def on_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
@@ -375,11 +423,13 @@ class SqlUnitOfWork:
             raise RuntimeError("add_with_places must be the unit of work's only write")
         seats = [str(i) for i in seat_ids]
         row, events = repos.row_values(booking), _event_list(pending)
+        # Its reads are done, and the connection may go to another writer in the lane.
+        await self._close_session()
 
-        async def alone() -> list[Any]:
+        async def alone(writer: Any) -> list[Any]:
             while True:
                 try:
-                    return list(await driver.fetch(
+                    return list(await writer.fetch(
                         _PG_ADD_WITH_PLACES_SQL, dumps(events), dumps(row), len(pending),
                         booking.quantity, booking.session_id, booking.offering_id, now,
                         claim.user_id if claim else None, claim.key if claim else None,
@@ -400,9 +450,13 @@ class SqlUnitOfWork:
             "user_id": claim.user_id if claim else None, "key": claim.key if claim else None,
             "request_hash": claim.request_hash if claim else None, "seat_ids": seats,
             "session_id": booking.session_id, "offering_id": booking.offering_id,
-            "now": now})
-        rows = await self._db.places.write((booking.session_id, booking.offering_id), item,
-                                           driver)
+            "now": now}, self)
+        try:
+            rows = await self._db.places.write((booking.session_id, booking.offering_id),
+                                               item)
+        except KeyClaimed:
+            await self._hold_again()  # the caller reads what the key's booking was
+            raise
         if not rows:  # no places (any more): nothing was written
             self.events.pending = []
             return None
@@ -831,6 +885,10 @@ async def _warm_up_reads(conn: AsyncConnection) -> None:
         await repos.CatalogRepo(session).offering(0)
     finally:
         await session.close()
+
+
+def _broken(found: WriterConnection) -> bool:
+    return bool(found.conn.closed or found.conn.invalidated or found.driver.is_closed())
 
 
 class _Columns:
