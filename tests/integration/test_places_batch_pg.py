@@ -14,6 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from bookpulse.adapters.db import batching
+from bookpulse.adapters.db.uow import SqlUnitOfWork
+from bookpulse.services import accounts
+from bookpulse.services.inventory import CapacityInventory
 from tests.conftest import World, build_world
 from tests.integration import shape_factories as f
 from tests.integration.test_one_step_booking import _claim_elsewhere, _counts
@@ -100,6 +103,47 @@ async def test_a_batch_gives_the_answers_of_one_after_the_other(container, clien
     assert watched.batches == [(3, 1)]  # the batch wrote the first; the rest alone
     assert await _scalar(world, f"SELECT taken FROM sessions WHERE id = {world.session}") == 5
     assert await _scalar(world, "SELECT count(*) FROM bookings") == 3
+
+
+async def test_places_gone_before_the_write_are_answered_from_a_second_read(
+        container, client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """3 places: 2 are held in flight while a booking of 2, read when 3 were left, waits
+    behind them. Its write finds 1 place: it reads again and its quote refuses it, as a
+    booking read after the sell-out. Neither the general path (``reserve``, with locks)
+    nor a sign-in read of its own (``load_principal``) is taken."""
+    world = await build_world(container, client, capacity=3)
+    watched = Watched(world)
+    reads: list[int] = []
+    detours: list[str] = []
+    context, reserve = SqlUnitOfWork.booking_context, CapacityInventory.reserve
+
+    async def counted_read(self: SqlUnitOfWork, *args: Any, **kw: Any) -> Any:
+        reads.append(kw["user_id"])
+        return await context(self, *args, **kw)
+
+    async def counted_reserve(self: CapacityInventory, *args: Any, **kw: Any) -> Any:
+        detours.append("reserve")
+        return await reserve(self, *args, **kw)
+
+    async def counted_load(**kw: Any) -> Any:
+        detours.append("sign-in read")
+        return await load(**kw)
+
+    load = accounts.load_principal
+    monkeypatch.setattr(SqlUnitOfWork, "booking_context", counted_read)
+    monkeypatch.setattr(CapacityInventory, "reserve", counted_reserve)
+    monkeypatch.setattr(accounts, "load_principal", counted_load)
+    accounts.forget_principals()
+    first, second = await watched.in_order(lambda: world.book("customer_a", 2),
+                                           lambda: world.book("customer_b", 2))
+    assert first.status_code == 201, first.text
+    assert second.status_code == 409, second.text
+    assert second.json()["type"].endswith("/sold-out")
+    assert second.json()["detail"] == "Only 1 place(s) left."
+    assert len(reads) == 3 and reads[1] == reads[2] != reads[0]  # b read twice
+    assert detours == []
+    assert await _scalar(world, f"SELECT taken FROM sessions WHERE id = {world.session}") == 2
+    assert await _scalar(world, "SELECT count(*) FROM bookings") == 1
 
 
 async def test_a_rush_in_batches_keeps_the_log_the_counters_and_the_keys(

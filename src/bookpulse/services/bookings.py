@@ -210,14 +210,16 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal | N
     an on-sale rush): what the request gets is read without locks, then taken, added
     and committed in one step (``UnitOfWork.add_with_places``; on PostgreSQL one
     statement, which holds the session's row lock only while it runs). Without a
-    ``principal`` the account of ``user_id`` is read with the offering and checked. None
-    when this path cannot decide (another shape, the session changed meanwhile, the
-    key's first booking is gone): the general path then decides, and says what is wrong.
+    ``principal`` the account of ``user_id`` is read with the offering and checked. When
+    the places or seats went between its read and its write it reads again, up to three
+    times in all. None when this path cannot decide (another shape, still no decision
+    after three reads, the key's first booking is gone): the general path then decides,
+    and says what is wrong.
     """
     claim = (KeyClaim(user_id=user_id, key=key, request_hash=request_hash or "")
              if key is not None and user_id is not None else None)
     assert request.session_id is not None
-    for _ in range(3):  # seats claimed by another process in between: pick again
+    for _ in range(3):  # seats claimed or places gone in between: read again
         async with db(write=True, one_statement=True) as uow:
             # One read for the offering, the session and the key's first request, if any:
             # a retry is answered at once, and a sold-out answer needs nothing more.
@@ -251,7 +253,11 @@ async def _create_in_one_step(*, db: UnitOfWorkFactory, principal: Principal | N
                     except SeatTaken:
                         raise _PickAgain() from None
                     quote.written = made is not None
-                    return (made, principal) if made is not None else None
+                    if made is not None:
+                        return made, principal
+                # The places went between the read and the write (at a sell-out, every
+                # booking of the last batches): read again, and the quote says what is
+                # left, as it does for the bookings read after the sell-out.
             except _PickAgain:
                 continue
             except KeyClaimed:
