@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
 
+from bookpulse import bootstrap
 from bookpulse.adapters.db import batching
 from bookpulse.adapters.db.uow import SqlUnitOfWork
+from bookpulse.config import Settings
+from bookpulse.entrypoints.app import create_app
 from bookpulse.services import accounts
 from bookpulse.services.inventory import CapacityInventory
-from tests.conftest import World, build_world
+from tests.conftest import FAST_HASHER, World, build_world
 from tests.integration import shape_factories as f
 from tests.integration.test_one_step_booking import _claim_elsewhere, _counts
 
@@ -265,3 +269,64 @@ async def test_places_taken_elsewhere_after_the_batch_looked_are_not_oversold(
     assert [r.status_code for r in results] == [201, 201, 409], [r.text for r in results]
     assert watched.batches == [(2, 0)]
     assert await _scalar(world, f"SELECT taken FROM sessions WHERE id = {world.session}") == 5
+
+
+async def test_sessions_on_sale_at_once_share_a_small_pool(settings: Settings,
+                                                          clock: Any) -> None:
+    """Three sessions' rushes at once, with three places at the writers' gate (a pool of
+    one and two on overflow): each busy lane holds one connection and its bookings wait
+    holding none, so every lane goes on and nothing waits for the gate's timeout."""
+    small = settings.model_copy(update={"db_pool_size": 1})
+    container = bootstrap.build(small, clock=clock, hasher=FAST_HASHER)
+    await container.start(migrate=False)
+    lanes_at_once = [0]
+    batcher = container.db.places
+    run = batcher._run
+
+    async def counted_run(batch: list[batching.Item]) -> None:
+        lanes_at_once[0] = max(lanes_at_once[0], len(batcher))
+        await run(batch)
+
+    batcher._run = counted_run  # type: ignore[method-assign]
+    try:
+        app = create_app(container, manage_lifecycle=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://testserver") as client:
+            world = await build_world(container, client, capacity=12, auto_confirm=True)
+            sessions = [world.session]
+            for days in (11, 12):
+                start = clock.now() + timedelta(days=days)
+                r = await client.post(
+                    f"/api/v1/offerings/{world.offering}/sessions",
+                    headers=world.headers["admin_1"],
+                    json={"start": start.isoformat(),
+                          "end": (start + timedelta(hours=3)).isoformat(),
+                          "capacity": 12})
+                assert r.status_code == 201, r.text
+                sessions.append(r.json()["id"])
+
+            async def buy(session: int, i: int) -> tuple[int, int]:
+                who = ("customer_a", "customer_b")[i % 2]
+                r = await client.post(
+                    "/api/v1/bookings", json={"offering_id": world.offering,
+                                              "session_id": session, "quantity": 1},
+                    headers={**world.headers[who], "Idempotency-Key": f"{session}-{i}"})
+                return session, r.status_code
+
+            answers = await asyncio.wait_for(asyncio.gather(
+                *(buy(s, i) for i in range(20) for s in sessions)), timeout=60)
+            for session in sessions:
+                codes = [code for s, code in answers if s == session]
+                assert codes.count(201) == 12 and codes.count(409) == 8, codes
+                assert await _scalar(
+                    world, f"SELECT taken FROM sessions WHERE id = {session}") == 12
+            assert await _scalar(world, "SELECT count(*) FROM bookings") == 36
+            assert lanes_at_once[0] >= 2
+            # Every place at the gate is back: none was lost on the way from lane to lane.
+            gate = container.db.write_gate
+            assert (gate.free, gate.waiting) == (3, 0)
+            # And every connection is back: the only ones out are kept for the writers.
+            pool = container.db.engine.pool
+            assert pool.checkedout() == len(container.db.writers)  # type: ignore[attr-defined]
+    finally:
+        await container.stop()

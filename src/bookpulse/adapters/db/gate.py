@@ -55,6 +55,11 @@ class FairGate:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    @property
+    def free(self) -> int:
+        """Places no task holds."""
+        return self._free
+
 
 def _expire(place: asyncio.Future[None]) -> None:
     if not place.done():
