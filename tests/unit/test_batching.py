@@ -97,12 +97,14 @@ async def queued(batcher: Batcher, key: Any, n: int) -> None:
 
 async def start_three_behind_one(batcher: Batcher, log: list[Any], **options: Any
                                  ) -> tuple[dict[str, asyncio.Task[list[Any]]],
-                                            dict[str, FakeHold], dict[str, Item]]:
-    """``a`` writes on its held connection; b, c and d queue behind it, in that order,
-    each letting its own go (``options``: an item's keyword arguments, by name)."""
-    holds = {name: FakeHold(name, log) for name in "abcd"}
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.clear()
+                                            dict[str, FakeHold], dict[str, Item], Conn]:
+    """``a`` writes on its held connection (returned last), which holds the write until
+    its ``release`` is set; b, c and d queue behind it, in that order, each letting its
+    own go (``options``: an item's keyword arguments, by name)."""
+    first = Conn("a", log)
+    first.release.clear()
+    holds = {name: FakeHold(name, log, conn=first if name == "a" else None)
+             for name in "abcd"}
     items = {name: item(name, holds[name], **options.get(name, {})) for name in "abcd"}
     tasks = {"a": asyncio.create_task(batcher.write("s", items["a"]))}
     for n, name in enumerate("bcd", start=1):
@@ -111,7 +113,7 @@ async def start_three_behind_one(batcher: Batcher, log: list[Any], **options: An
         await queued(batcher, "s", n)
     for _ in range(10):
         await asyncio.sleep(0)  # their let_go done
-    return tasks, holds, items
+    return tasks, holds, items, first
 
 
 def held(holds: dict[str, FakeHold]) -> dict[str, tuple[str | None, bool]]:
@@ -134,12 +136,11 @@ async def test_those_queued_behind_a_write_hold_nothing_and_go_in_one_batch_on_t
 ) -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer())
-    tasks, holds, _ = await start_three_behind_one(batcher, log)
+    tasks, holds, _, first = await start_three_behind_one(batcher, log)
     # While a writes, b, c and d wait holding no connection and no place.
     assert held(holds) == {"a": ("a", True), "b": (None, False), "c": (None, False),
                            "d": (None, False)}
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    first.release.set()
     results = {k: await t for k, t in tasks.items()}
     assert results == {"a": ["a-alone"], "b": ["b-batch"], "c": ["c-batch"],
                        "d": ["d-batch"]}
@@ -156,9 +157,8 @@ async def test_what_a_batch_leaves_is_written_alone_in_order_on_the_lanes_connec
 ) -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer(leave=("b", "d")))
-    tasks, holds, _ = await start_three_behind_one(batcher, log, d={"alone_rows": []})
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    tasks, _, _, first = await start_three_behind_one(batcher, log, d={"alone_rows": []})
+    first.release.set()
     results = {k: await t for k, t in tasks.items()}
     assert results["b"] == ["b-alone"] and results["c"] == ["c-batch"] and results["d"] == []
     assert log[4:] == [("batch", "a", ["b", "c", "d"]), ("alone", "a", ["b"]),
@@ -169,9 +169,8 @@ async def test_a_failed_batch_writes_each_alone_and_each_request_gets_its_own_er
 ) -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer(fail=True))
-    tasks, holds, _ = await start_three_behind_one(batcher, log, c={"fails": True})
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    tasks, _, _, first = await start_three_behind_one(batcher, log, c={"fails": True})
+    first.release.set()
     assert await tasks["b"] == ["b-alone"] and await tasks["d"] == ["d-alone"]
     with pytest.raises(ValueError, match="c refused"):
         await tasks["c"]
@@ -182,9 +181,8 @@ async def test_a_failed_batch_writes_each_alone_and_each_request_gets_its_own_er
 async def test_a_connection_a_write_broke_is_replaced_for_the_next_write() -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer(breaks=True))
-    tasks, holds, _ = await start_three_behind_one(batcher, log, c={"breaks": True})
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    tasks, holds, _, first = await start_three_behind_one(batcher, log, c={"breaks": True})
+    first.release.set()
     assert await tasks["b"] == ["b-alone"] and await tasks["d"] == ["d-alone"]
     with pytest.raises(ValueError, match="c refused"):
         await tasks["c"]
@@ -198,9 +196,8 @@ async def test_a_connection_a_write_broke_is_replaced_for_the_next_write() -> No
 async def test_a_batch_takes_at_most_its_size_and_the_next_waiter_leads_the_rest() -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer(), max_batch=2)
-    tasks, holds, _ = await start_three_behind_one(batcher, log)
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    tasks, holds, _, first = await start_three_behind_one(batcher, log)
+    first.release.set()
     results = {k: await t for k, t in tasks.items()}
     assert results["c"] == ["c-batch"] and results["d"] == ["d-alone"]  # a batch of one
     assert log[4:] == [("batch", "a", ["b", "c"]), ("alone", "a", ["d"])]
@@ -213,10 +210,9 @@ async def test_a_batch_takes_at_most_its_size_and_the_next_waiter_leads_the_rest
 async def test_a_waiter_gone_before_its_turn_is_not_written() -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer())
-    tasks, holds, _ = await start_three_behind_one(batcher, log)
+    tasks, holds, _, first = await start_three_behind_one(batcher, log)
     tasks["c"].cancel()
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    first.release.set()
     assert await tasks["b"] == ["b-batch"] and await tasks["d"] == ["d-batch"]
     with pytest.raises(asyncio.CancelledError):
         await tasks["c"]
@@ -238,11 +234,10 @@ async def test_a_waiter_gone_as_it_was_handed_the_lead_hands_it_on() -> None:
             tasks["b"].cancel()
 
     batcher._hand_on = hand_on_then_cancel  # type: ignore[method-assign]
-    started, holds, items = await start_three_behind_one(batcher, log)
+    started, holds, items, first = await start_three_behind_one(batcher, log)
     tasks.update(started)
     led["b"] = items["b"]
-    assert holds["a"].conn is not None
-    holds["a"].conn.release.set()
+    first.release.set()
     with pytest.raises(asyncio.CancelledError):
         await tasks["b"]
     assert await tasks["c"] == ["c-batch"] and await tasks["d"] == ["d-batch"]
@@ -255,7 +250,7 @@ async def test_a_waiter_gone_as_it_was_handed_the_lead_hands_it_on() -> None:
 async def test_a_leader_gone_in_the_middle_of_its_write_keeps_its_connection() -> None:
     log: list[Any] = []
     batcher = Batcher(batch_writer())
-    tasks, holds, _ = await start_three_behind_one(batcher, log)
+    tasks, holds, _, _ = await start_three_behind_one(batcher, log)
     tasks["a"].cancel()  # its write on connection a has not finished
     with pytest.raises(asyncio.CancelledError):
         await tasks["a"]

@@ -67,7 +67,7 @@ from bookpulse.adapters.db.models import Booking as BookingRow
 from bookpulse.adapters.db.models import BookingEvent, EventLogHead
 from bookpulse.adapters.db.recent import RecentBookings
 from bookpulse.adapters.db.tickets_repo import TicketRepo
-from bookpulse.adapters.db.writers import WriterConnection, WriterConnections
+from bookpulse.adapters.db.writers import WriterConnection, WriterConnections, broken
 from bookpulse.adapters.realtime.messages import dumps
 from bookpulse.domain import refs
 from bookpulse.domain.errors import KeyClaimed, SeatTaken, VersionConflict
@@ -180,18 +180,25 @@ class SqlUnitOfWork:
             # A PostgreSQL writer binds its session to a connection of its own, which stays
             # checked out after COMMIT for reading back the event ids (_read_final_ids).
             # Writers take turns for the pool's connections in order of arrival (gate.py).
+            await self._take_connection()
+        return self
+
+    async def _take_connection(self) -> None:
+        """A writer's connection (writers.py), after a place at the gate unless this
+        unit holds one."""
+        entered = not self._gated
+        if entered:
             await self._db.write_gate.enter()
             self._gated = True
-            try:
-                self._writer_conn = await self._db.writers.take(
-                    autocommit=self._one_statement)
-            except BaseException:
-                # No connection (the server is down, say): __aexit__ will not run, so
-                # give the gate's place back here, or it would be lost for good.
+        try:
+            self._writer_conn = await self._db.writers.take(autocommit=self._one_statement)
+        except BaseException:
+            # No connection (the server is down, say): a place taken here goes back at
+            # once; from __aenter__, __aexit__ will not run to give it back.
+            if entered:
                 self._gated = False
                 self._db.write_gate.leave()
-                raise
-        return self
+            raise
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         try:
@@ -239,23 +246,16 @@ class SqlUnitOfWork:
 
     async def lane_driver(self) -> Any:
         found = self._writer_conn
-        if found is not None and not _broken(found):
+        if found is not None and not broken(found):
             return found.driver
         if not self._gated:  # pragma: no cover - a lane's leader holds its place
             raise RuntimeError("a lane's leader holds no place at the writers' gate")
         self._writer_conn = None
         if found is not None:
             await self._db.writers.give_back(found)  # closed or invalid: to the pool
-        self._writer_conn = await self._db.writers.take(autocommit=True)
+        await self._take_connection()
+        assert self._writer_conn is not None
         return self._writer_conn.driver
-
-    async def _hold_again(self) -> None:
-        """After waiting in a lane: a connection and a place again, for reads."""
-        if self._writer_conn is None:
-            if not self._gated:
-                await self._db.write_gate.enter()
-                self._gated = True
-            self._writer_conn = await self._db.writers.take(autocommit=True)
 
     async def _close_session(self) -> None:
         """close() rolls back anything uncommitted and detaches objects without
@@ -455,7 +455,8 @@ class SqlUnitOfWork:
             rows = await self._db.places.write((booking.session_id, booking.offering_id),
                                                item)
         except KeyClaimed:
-            await self._hold_again()  # the caller reads what the key's booking was
+            if self._writer_conn is None:  # it waited in a lane, holding nothing
+                await self._take_connection()  # the caller reads the key's booking
             raise
         if not rows:  # no places (any more): nothing was written
             self.events.pending = []
@@ -885,10 +886,6 @@ async def _warm_up_reads(conn: AsyncConnection) -> None:
         await repos.CatalogRepo(session).offering(0)
     finally:
         await session.close()
-
-
-def _broken(found: WriterConnection) -> bool:
-    return bool(found.conn.closed or found.conn.invalidated or found.driver.is_closed())
 
 
 class _Columns:

@@ -50,6 +50,11 @@ class WriterConnection:
     taken_at: float
 
 
+def broken(found: WriterConnection) -> bool:
+    """Closed or invalidated: no statement can run on it any more."""
+    return bool(found.conn.closed or found.conn.invalidated or found.driver.is_closed())
+
+
 class WriterConnections:
     def __init__(self, engine: AsyncEngine, *, keep: int) -> None:
         self._engine = engine
@@ -93,9 +98,8 @@ class WriterConnections:
             # Begun on the driver, past SQLAlchemy, whose reset would not end it: close
             # the connection rather than let anyone use it inside that transaction.
             await conn.invalidate()
-        if (len(self) >= self.keep or self._loop_changed() or conn.closed
-                or conn.invalidated or conn.in_transaction() or driver.is_closed()
-                or driver.is_in_transaction()):
+        if (len(self) >= self.keep or self._loop_changed() or broken(found)
+                or conn.in_transaction() or driver.is_in_transaction()):
             await self._release(found)
         else:
             self._idle[found.autocommit].append(found)
